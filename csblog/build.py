@@ -1,0 +1,190 @@
+"""`build(site_dir, options) -> BuildReport`: the pipeline, in order, and nothing else.
+
+discover -> parse (front matter + Markdown) -> site model -> render pages and feeds -> write.
+Everything is read and rendered before anything is written, so a build that fails leaves the
+previous output as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from csblog.config import SiteConfig, load_config
+from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
+from csblog.errors import CsblogError, Problem
+from csblog.feeds import feed_files
+from csblog.markdown_rendering import MarkdownRenderer, ReplyRenderer
+from csblog.output_writing import (
+    CopiedFile,
+    WriteReport,
+    check_output_dir,
+    plan_copies,
+    write_output,
+)
+from csblog.page_rendering import PageRenderer, RenderedPage
+from csblog.posts import (
+    Author,
+    Comment,
+    ContentSettings,
+    Page,
+    Post,
+    make_author,
+    make_comment,
+    make_page,
+    make_post,
+    split_front_matter,
+)
+from csblog.site_model import BuildFlags, LeftOut, Site, build_site
+from csblog.themes import find_theme
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    drafts: bool = False
+    future: bool = False
+    base_url: str | None = None
+    output_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    output: Path
+    posts: int
+    pages: int
+    tags: int
+    files: WriteReport
+    left_out: LeftOut
+    seconds: float
+    warnings: tuple[Problem, ...] = ()
+
+
+class BuildFailed(CsblogError):
+    """Content or config errors; carries the warnings found on the way too."""
+
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass
+class ParsedContent:
+    posts: list[Post] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+    authors: list[Author] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+
+
+def content_settings(config: SiteConfig, now: datetime | None = None) -> ContentSettings:
+    return ContentSettings(
+        tz=config.tz,
+        post_permalink=config.post_permalink,
+        unicode_slugs=config.unicode_slugs,
+        comments=config.comments,
+        toc_min_headings=config.toc_min_headings,
+        default_author=config.author,
+        base_path=config.base_path,
+        origin=config.origin,
+        now=now or datetime.now(UTC),
+    )
+
+
+def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSettings,
+                  problems: list[Problem], warnings: list[Problem],
+                  progress: Callable[[int, int], None] | None = None) -> ParsedContent:
+    """Read and parse every Markdown source; a broken file adds problems and is skipped."""
+    renderer = MarkdownRenderer(config.markdown)
+    replies = ReplyRenderer()
+    parsed = ParsedContent()
+    total = len(sources.posts) + len(sources.pages) + len(sources.authors) + len(sources.comments)
+    done = 0
+
+    def load(source: SourceFile):  # type: ignore[no-untyped-def]
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        try:
+            return split_front_matter(read_source(source), source.rel)
+        except CsblogError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    for source in sources.posts:
+        if (doc := load(source)) is not None:
+            rendered = renderer.render(doc.body, doc.rel)
+            parsed.posts.append(make_post(doc, rendered, settings, problems, warnings))
+    for source in sources.pages:
+        if (doc := load(source)) is not None:
+            rendered = renderer.render(doc.body, doc.rel)
+            parsed.pages.append(make_page(doc, rendered, settings, problems, warnings))
+    for source in sources.authors:
+        if (doc := load(source)) is not None:
+            bio = renderer.render(doc.body, doc.rel).html
+            parsed.authors.append(make_author(doc, bio, settings, problems))
+    for index, source in enumerate(sources.comments, 1):
+        if (doc := load(source)) is not None:
+            parsed.comments.append(make_comment(doc, replies.render(doc.body), index, settings,
+                                                problems))
+    return parsed
+
+
+def static_copies(config: SiteConfig, sources: SiteSources, site: Site) -> list[CopiedFile]:
+    """Theme static files, then the site's static/ (which wins), then files beside content."""
+    theme = find_theme(config)
+    copies: list[CopiedFile] = []
+    for folder in theme.static_dirs:
+        for source in walk_files(folder, folder):
+            copies.append(CopiedFile(source.path, source.rel, f"theme {theme.name}: {source.rel}"))
+    for source in sources.static:
+        copies.append(CopiedFile(source.path, source.rel.split("/", 1)[1], source.rel))
+    for source in sources.content_assets:
+        copies.append(CopiedFile(source.path, site.asset_paths[source.rel].lstrip("/"),
+                                 source.rel))
+    return copies
+
+
+def build(site_dir: Path, options: BuildOptions = BuildOptions(),
+          progress: Callable[[int, int], None] | None = None) -> BuildReport:
+    """Build the site in `site_dir`. Raises CsblogError (BuildFailed) with every problem found."""
+    started = time.perf_counter()
+    config, warnings = load_config(site_dir)
+    config = config.with_overrides(options.base_url, options.output_dir)
+    output = config.output_path
+    check_output_dir(output, config.site_dir)
+    theme = find_theme(config)  # an unknown theme fails before any work
+    problems: list[Problem] = []
+    sources = discover(config.site_dir)
+    settings = content_settings(config)
+    parsed = parse_sources(sources, config, settings, problems, warnings, progress)
+    site = build_site(
+        parsed.posts, parsed.pages, parsed.authors, parsed.comments,
+        [s.rel for s in sources.content_assets], settings,
+        BuildFlags(drafts=options.drafts, future=options.future),
+        config.posts_per_page, config.related_posts, problems, warnings,
+    )
+    _raise_if(problems, warnings)
+    renderer = PageRenderer(site, config, theme)
+    pages: list[RenderedPage] = list(renderer.pages())
+    pages.extend(feed_files(site, config))
+    copies, copy_problems = plan_copies(pages, static_copies(config, sources, site))
+    _raise_if(copy_problems, warnings)
+    report = write_output(output, config.site_dir, pages, copies)
+    return BuildReport(
+        output=output,
+        posts=len(site.posts),
+        pages=len(site.pages),
+        tags=len(site.tags),
+        files=report,
+        left_out=site.left_out,
+        seconds=time.perf_counter() - started,
+        warnings=tuple(warnings),
+    )
+
+
+def _raise_if(problems: list[Problem], warnings: list[Problem]) -> None:
+    if problems:
+        error = BuildFailed.many(problems)
+        error.warnings = tuple(warnings)
+        raise error

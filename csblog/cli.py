@@ -1,0 +1,143 @@
+"""The command line: arguments in, one call to the library, errors out. The only module that prints.
+
+Exit codes: 0 success, 1 content or config errors, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import csblog
+from csblog.errors import CsblogError, Problem
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="csblog",
+        description="Build a blog of essays from Markdown files.",
+    )
+    parser.add_argument("--version", action="version", version=f"csblog {csblog.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("-C", "--site", metavar="DIR", default=".",
+                        help="the site folder (default: the current folder)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create a new site and build it")
+    init.add_argument("directory", nargs="?", default=".", help="where (default: here)")
+
+    new = commands.add_parser("new", help="start a new essay in content/posts/")
+    new.add_argument("title", help='the title, in quotes: "My essay"')
+    new.add_argument("--tags", default="", help="comma-separated tags")
+    new.add_argument("--author", default=None, help="an author id from content/authors/")
+
+    build = commands.add_parser("build", help="build the site into the output folder")
+    build.add_argument("--drafts", action="store_true", help="include drafts")
+    build.add_argument("--future", action="store_true", help="include posts dated in the future")
+    build.add_argument("-o", "--output", metavar="DIR", help="output folder (default: public)")
+    build.add_argument("--base-url", metavar="URL", help="override base_url from csblog.toml")
+    loudness = build.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="print every warning")
+    return parser
+
+
+def _print_problems(problems: Sequence[Problem], label: str) -> None:
+    for problem in problems:
+        print(f"{label}: {problem}", file=sys.stderr)
+
+
+def _summary(report: object) -> str:
+    from csblog.build import BuildReport
+
+    assert isinstance(report, BuildReport)
+    left = []
+    if report.left_out.drafts:
+        left.append(f"{report.left_out.drafts} draft{'s' if report.left_out.drafts != 1 else ''}")
+    if report.left_out.future:
+        left.append(f"{report.left_out.future} future")
+    left_text = f"; left out {' and '.join(left)} (use --drafts / --future)" if left else ""
+    files = report.files
+    return (f"Built {report.posts} essays, {report.pages} pages, {report.tags} tags: "
+            f"{files.written} files written, {files.unchanged} unchanged, {files.removed} removed"
+            f"{left_text} in {report.seconds:.2f} s -> {report.output}")
+
+
+def _cmd_build(args: argparse.Namespace, site_dir: Path) -> int:
+    from csblog.build import BuildFailed, BuildOptions, build
+
+    options = BuildOptions(drafts=args.drafts, future=args.future, base_url=args.base_url,
+                           output_dir=args.output)
+    try:
+        report = build(site_dir, options)
+    except BuildFailed as exc:
+        if not args.quiet:
+            _print_problems(exc.warnings, "warning")
+        raise
+    if not args.quiet:
+        _print_problems(report.warnings, "warning")
+        print(_summary(report))
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from csblog.build import BuildOptions, build
+    from csblog.scaffold import init_site
+
+    target = Path(args.directory)
+    target.mkdir(parents=True, exist_ok=True)
+    created = init_site(target, datetime.now())
+    for path in created:
+        print(f"created {path}")
+    report = build(target, BuildOptions())
+    print(_summary(report))
+    print(f"Next: cd {target} && csblog new \"My first real essay\"")
+    return 0
+
+
+def _cmd_new(args: argparse.Namespace, site_dir: Path) -> int:
+    from csblog.scaffold import new_post
+
+    tags = [t.strip() for t in args.tags.split(",") if t.strip()]
+    path = new_post(site_dir, args.title, tags, args.author)
+    print(f"created {path} (a draft: set 'draft: false' or remove the line to publish)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    site_dir = Path(args.site)
+    try:
+        if args.command == "build":
+            return _cmd_build(args, site_dir)
+        if args.command == "init":
+            return _cmd_init(args)
+        if args.command == "new":
+            return _cmd_new(args, site_dir)
+    except CsblogError as exc:
+        if args.debug:
+            traceback.print_exc()
+        _print_problems(exc.problems, "error")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; the previous output is unchanged", file=sys.stderr)
+        return 130
+    except Exception:  # a bug: say so plainly, and show the traceback only when asked
+        if args.debug:
+            raise
+        print("error: csblog hit an internal error (a bug). Run again with --debug and report "
+              "the traceback.", file=sys.stderr)
+        return 70
+    parser.print_help()
+    return 2

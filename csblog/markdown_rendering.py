@@ -1,0 +1,263 @@
+"""Markdown text -> HTML, table of contents, summary and word count.
+
+One configured Python-Markdown instance per process, reset between documents. Links are left as
+placeholders that `resolve_links` turns into URLs once every source's URL is known, so that this
+stage depends only on the text and the Markdown settings (which makes it cacheable).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import markdown
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+from markdown.util import AMP_SUBSTITUTE
+
+from csblog.config import MarkdownConfig
+from csblog.errors import ConfigError
+from csblog.urls import slugify
+
+MORE_MARKER = "<!-- more -->"
+# A link to another source file or to a site path, resolved after every URL is known.
+SOURCE_LINK = "csblog:src:"
+SITE_LINK = "csblog:site:"
+_SUMMARY_ATTR = "data-csblog-summary"
+_WORD = re.compile(r"\w+(?:['’\-]\w+)*")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
+_FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>')
+_ID_ATTR = re.compile(r' id="[^"]*"')
+_PLACEHOLDER_ATTR = re.compile(r'(href|src)="(csblog:(?:src|site):)([^"]*)"')
+
+DEFAULT_EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
+    "toc": {"permalink": "#", "permalink_title": "Link to this section", "slugify": None},
+    "codehilite": {"css_class": "highlight", "guess_lang": False},
+}
+
+
+@dataclass(frozen=True)
+class RenderedMarkdown:
+    """What the Markdown stage produces for one document."""
+
+    html: str
+    toc: str  # the table of contents as a <ul>, or "" when there are no headings
+    heading_count: int
+    summary: str  # text before <!-- more -->, else the first paragraph (HTML)
+    word_count: int
+
+
+def _heading_slug(value: str, separator: str) -> str:
+    return slugify(value) or "section"
+
+
+class _LinkAndSummaryProcessor(Treeprocessor):
+    """Marks links for later resolution, counts words and marks the first paragraph."""
+
+    source_dir = ""  # posix path of the source file's folder, relative to the site
+    word_count = 0
+
+    def run(self, root: ET.Element) -> None:
+        for element in root.iter():
+            for attr in ("href", "src"):
+                value = element.get(attr)
+                if value is not None:
+                    element.set(attr, self._mark(value))
+            if element.tag == "img":
+                element.set("loading", "lazy")
+                element.set("decoding", "async")
+        text = " ".join(root.itertext())
+        self.word_count = len(_WORD.findall(text))
+        for child in root:
+            if child.tag == "p":
+                child.set(_SUMMARY_ATTR, "1")
+                break
+
+    def _mark(self, url: str) -> str:
+        if not url or url.startswith(("#", "//", "?", AMP_SUBSTITUTE, "&")) or _SCHEME.match(url):
+            return url  # fragments, other sites, and automail's entity-encoded mailto: links
+        if url.startswith("/"):
+            return SITE_LINK + url
+        path, sep, fragment = url.partition("#")
+        resolved = posixpath.normpath(posixpath.join(self.source_dir, path))
+        return SOURCE_LINK + resolved + sep + fragment + "::" + url
+
+
+class _CsblogExtension(Extension):
+    def __init__(self) -> None:
+        super().__init__()
+        self.processor: _LinkAndSummaryProcessor | None = None
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API)
+        self.processor = _LinkAndSummaryProcessor(md)
+        # after toc (5) has given headings their ids, before unescape (0)
+        md.treeprocessors.register(self.processor, "csblog_links", 1)
+
+
+def _merged_configs(config: MarkdownConfig) -> dict[str, dict[str, Any]]:
+    merged = {name: dict(values) for name, values in DEFAULT_EXTENSION_CONFIGS.items()}
+    for name, values in config.extension_configs.items():
+        merged.setdefault(name, {}).update(values)
+    if merged.get("toc", {}).get("slugify") is None:
+        merged.setdefault("toc", {})["slugify"] = _heading_slug
+    return {name: values for name, values in merged.items() if name in config.extensions}
+
+
+class MarkdownRenderer:
+    """The site's configured Markdown converter."""
+
+    def __init__(self, config: MarkdownConfig) -> None:
+        self._extension = _CsblogExtension()
+        try:
+            self._md = markdown.Markdown(
+                extensions=[*config.extensions, self._extension],
+                extension_configs=_merged_configs(config),
+                output_format="html",
+            )
+        except (ImportError, AttributeError, TypeError, KeyError) as exc:
+            raise ConfigError(
+                f"'markdown.extensions': cannot load the Markdown extensions: {exc}",
+                "csblog.toml",
+                hint="use names Python-Markdown knows, such as "
+                     "\"extra\", \"toc\", \"codehilite\", \"smarty\", \"sane_lists\"") from None
+
+    def render(self, text: str, source_rel: str) -> RenderedMarkdown:
+        """Convert one document. `source_rel` locates relative links and images."""
+        md = self._md
+        md.reset()
+        processor = self._extension.processor
+        assert processor is not None
+        processor.source_dir = posixpath.dirname(source_rel)
+        html = md.convert(text)
+        toc_tokens = getattr(md, "toc_tokens", [])
+        toc = getattr(md, "toc", "")
+        summary, html = _split_summary(html)
+        return RenderedMarkdown(
+            html=html,
+            toc=_toc_list(toc) if toc_tokens else "",
+            heading_count=_count_tokens(toc_tokens),
+            summary=summary,
+            word_count=processor.word_count,
+        )
+
+
+def _toc_list(toc_html: str) -> str:
+    """The <ul> of Python-Markdown's toc without its wrapping <div class="toc">."""
+    start = toc_html.find("<ul>")
+    end = toc_html.rfind("</ul>")
+    return toc_html[start : end + 5] if start != -1 and end != -1 else ""
+
+
+def _count_tokens(tokens: list[dict[str, Any]]) -> int:
+    return sum(1 + _count_tokens(t.get("children", [])) for t in tokens)
+
+
+def _clean_summary(html: str) -> str:
+    """Summary HTML that can stand in a listing: no ids, footnote marks or heading links."""
+    html = _HEADERLINK.sub("", html)
+    html = _FOOTNOTE_REF.sub("", html)
+    return _ID_ATTR.sub("", html).strip()
+
+
+def _split_summary(html: str) -> tuple[str, str]:
+    """(summary, html without the summary marker)."""
+    marker = f' {_SUMMARY_ATTR}="1"'
+    first_p = html.find("<p" + marker)
+    first_para = ""
+    if first_p != -1:
+        end = html.find("</p>", first_p)
+        first_para = html[first_p : end + 4].replace(marker, "", 1)
+        html = html.replace(marker, "", 1)
+    more = html.find(MORE_MARKER)
+    if more != -1:
+        return _clean_summary(html[:more]), html.replace(MORE_MARKER, "", 1)
+    return _clean_summary(first_para), html
+
+
+def resolve_links(html: str, resolve_source: Callable[[str], str | None],
+                  site_url: Callable[[str], str],
+                  on_missing: Callable[[str], None] | None = None) -> str:
+    """Replace link placeholders with URLs.
+
+    `resolve_source` maps a source path ("content/posts/x.md") to its URL or None; an unresolved
+    link keeps what the writer wrote and is reported through `on_missing`.
+    """
+    if "csblog:" not in html:
+        return html
+
+    def replace(match: re.Match[str]) -> str:
+        attr, kind, value = match.groups()
+        if kind == SITE_LINK:
+            return f'{attr}="{site_url(value)}"'
+        target, _, original = value.partition("::")
+        path, sep, fragment = target.partition("#")
+        url = resolve_source(path)
+        if url is None:
+            if on_missing is not None:
+                on_missing(original)
+            return f'{attr}="{original}"'
+        return f'{attr}="{url}{sep}{fragment}"'
+
+    return _PLACEHOLDER_ATTR.sub(replace, html)
+
+
+# --- readers' replies ------------------------------------------------------------------------
+
+_SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+
+class _ReplySafetyProcessor(Treeprocessor):
+    """Keeps only http(s) and mailto links; images from strangers become their alt text."""
+
+    def run(self, root: ET.Element) -> None:
+        for parent in root.iter():
+            for child in list(parent):
+                if child.tag == "img":
+                    index = list(parent).index(child)
+                    parent.remove(child)
+                    alt = child.get("alt", "")
+                    if index == 0:
+                        parent.text = (parent.text or "") + alt + (child.tail or "")
+                    else:
+                        prev = parent[index - 1]
+                        prev.tail = (prev.tail or "") + alt + (child.tail or "")
+                elif child.tag == "a":
+                    href = child.get("href", "")
+                    if not href.lower().startswith(_SAFE_SCHEMES):
+                        child.tag = "span"
+                        child.attrib.clear()
+                    else:
+                        child.set("rel", "nofollow ugc")
+
+
+class _ReplyExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        md.treeprocessors.register(_ReplySafetyProcessor(md), "reply_safety", 1)
+
+
+class ReplyRenderer:
+    """Markdown for readers' replies: raw HTML is shown as text, only safe links are kept."""
+
+    def __init__(self) -> None:
+        self._md = markdown.Markdown(
+            extensions=["smarty", "sane_lists", "fenced_code", _ReplyExtension()],
+            output_format="html",
+        )
+
+    def render(self, text: str) -> str:
+        self._md.reset()
+        return self._md.convert(text)
+
+
+def extension_fingerprint(config: MarkdownConfig) -> Mapping[str, Any]:
+    """The Markdown settings as plain data (for cache keys)."""
+    return {"extensions": list(config.extensions),
+            "configs": {k: {kk: repr(vv) for kk, vv in v.items()}
+                        for k, v in _merged_configs(config).items()}}

@@ -1,0 +1,214 @@
+"""`Site` -> rendered HTML pages, through the theme's templates.
+
+Templates see the documented view of the data (the theme API in the README), never the build's
+internals.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+import csblog
+from csblog.config import SiteConfig
+from csblog.posts import Author, Page, Post, Tag
+from csblog.site_model import Listing, Site
+from csblog.themes import Theme, make_environment, template_error
+from csblog.urls import (
+    ARCHIVE_PATH,
+    ATOM_PATH,
+    AUTHORS_PATH,
+    HOME_PATH,
+    NOT_FOUND_PATH,
+    RSS_PATH,
+    TAGS_PATH,
+    UrlScheme,
+    output_file,
+)
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """One output file: its path relative to the output folder and its bytes."""
+
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """The `site` variable of every template."""
+
+    title: str
+    description: str
+    language: str
+    base_url: str
+    base_path: str
+    email: str
+    timezone: str
+    extra: Mapping[str, Any]
+    author: Author | None
+    menu: tuple[Page, ...]
+    tags: tuple[Tag, ...]
+    authors: tuple[Author, ...]
+    home_url: str
+    archive_url: str
+    tags_url: str
+    authors_url: str
+    feed_url: str
+    atom_url: str
+    post_count: int
+    generator: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The "Reply by email" link of a post."""
+
+    url: str
+    email: str
+    subject: str
+
+
+def reply_link(post: Post, site_email: str) -> Reply | None:
+    """A mailto: link (RFC 6068) to the post's reply_to, its first author's email or the site's."""
+    if not post.comments_enabled:
+        return None
+    email = post.reply_to or next((a.email for a in post.authors if a.email), "") or site_email
+    if not email:
+        return None
+    subject = f"Re: {post.title} [{post.id}]"
+    # RFC 6068: percent-encode everything outside unreserved characters, in UTF-8
+    url = f"mailto:{quote(email, safe='@')}?subject={quote(subject, safe='')}"
+    return Reply(url=url, email=email, subject=subject)
+
+
+def json_ld(post: Post, config: SiteConfig, urls: UrlScheme) -> Markup:
+    """A BlogPosting JSON-LD element, safe to print inside <head>."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": post.title,
+        "description": post.description,
+        "datePublished": post.date.isoformat(),
+        "dateModified": (post.updated or post.date).isoformat(),
+        "url": post.abs_url,
+        "mainEntityOfPage": post.abs_url,
+        "wordCount": post.word_count,
+        "keywords": [t.name for t in post.tags],
+        "author": [{"@type": "Person", "name": a.name, "url": a.abs_url} for a in post.authors],
+        "publisher": {"@type": "Organization", "name": config.title, "url": config.base_url},
+    }
+    if post.image:
+        data["image"] = post.image if "://" in post.image else config.origin + post.image
+    text = json.dumps(data, ensure_ascii=False, sort_keys=False)
+    # nothing in the data can close the element or open a comment
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(f'<script type="application/ld+json">{text}</script>')
+
+
+class PageRenderer:
+    """Renders every HTML page of a site with one Jinja environment."""
+
+    def __init__(self, site: Site, config: SiteConfig, theme: Theme) -> None:
+        self.site = site
+        self.config = config
+        self.urls = UrlScheme(config.base_path, config.origin)
+        self.env = make_environment(theme, config, self._asset_url, self._asset_abs_url)
+        self.view = SiteView(
+            title=config.title,
+            description=config.description,
+            language=config.language,
+            base_url=config.base_url,
+            base_path=config.base_path,
+            email=config.email,
+            timezone=config.timezone,
+            extra=config.extra,
+            author=site.default_author,
+            menu=tuple(p for p in site.pages if p.menu),
+            tags=site.tags,
+            authors=site.authors,
+            home_url=self.urls.url(HOME_PATH),
+            archive_url=self.urls.url(ARCHIVE_PATH),
+            tags_url=self.urls.url(TAGS_PATH),
+            authors_url=self.urls.url(AUTHORS_PATH),
+            feed_url=self.urls.url(RSS_PATH),
+            atom_url=self.urls.url(ATOM_PATH),
+            post_count=len(site.posts),
+            generator=f"csblog {csblog.__version__}",
+        )
+        self._templates: dict[str, jinja2.Template] = {}
+
+    def _asset_url(self, path: str) -> str:
+        return self.urls.url("/" + path.lstrip("/"))
+
+    def _asset_abs_url(self, path: str) -> str:
+        return self.urls.abs_url("/" + path.lstrip("/"))
+
+    def _template(self, name: str) -> jinja2.Template:
+        if name not in self._templates:
+            try:
+                self._templates[name] = self.env.get_template(name)
+            except jinja2.TemplateError as exc:
+                raise template_error(exc, name, self.config.site_dir) from None
+        return self._templates[name]
+
+    def render(self, template: str, site_path: str, kind: str, **context: Any) -> RenderedPage:
+        try:
+            html = self._template(template).render(
+                site=self.view,
+                page_url=self.urls.url(site_path),
+                canonical_url=self.urls.abs_url(site_path),
+                page_kind=kind,
+                **context,
+            )
+        except jinja2.TemplateError as exc:
+            raise template_error(exc, template, self.config.site_dir,
+                                 sys.exc_info()[2]) from None
+        return RenderedPage(output_file(site_path), html.encode("utf-8"))
+
+    def post_page(self, post: Post) -> RenderedPage:
+        newer, older = self.site.neighbours[post.id]
+        return self.render(
+            "post.html", post.path, "post",
+            post=post,
+            newer_post=newer,
+            older_post=older,
+            related_posts=self.site.related[post.id],
+            comments=self.site.comments[post.id],
+            reply=reply_link(post, self.config.email),
+            json_ld=json_ld(post, self.config, self.urls),
+        )
+
+    def listing_page(self, listing: Listing) -> RenderedPage:
+        context: dict[str, Any] = {"posts": listing.posts, "paginator": listing.paginator}
+        if listing.kind == "home":
+            return self.render("index.html", listing.path, "home", **context)
+        if listing.kind == "tag":
+            return self.render("tag.html", listing.path, "tag", tag=listing.tag, **context)
+        return self.render("author.html", listing.path, "author", author=listing.author,
+                           **context)
+
+    def pages(self) -> Iterator[RenderedPage]:
+        """Every HTML page of the site."""
+        site = self.site
+        for post in site.posts:
+            yield self.post_page(post)
+        for page in site.pages:
+            yield self.render("page.html", page.path, "page", page=page)
+        for listing in site.listings:
+            yield self.listing_page(listing)
+        yield self.render("tags.html", TAGS_PATH, "tags", tags=site.tags)
+        yield self.render("authors.html", AUTHORS_PATH, "authors", authors=site.authors)
+        yield self.render("archive.html", ARCHIVE_PATH, "archive", archive=site.archive)
+        yield self.render("404.html", NOT_FOUND_PATH, "404")
+        for redirect in site.redirects:
+            yield self.render("redirect.html", redirect.path, "redirect",
+                              target_url=redirect.target_url)

@@ -186,5 +186,6 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
 def _raise_if(problems: list[Problem], warnings: list[Problem]) -> None:
     if problems:
         error = BuildFailed.many(problems)
+        assert isinstance(error, BuildFailed)
         error.warnings = tuple(warnings)
         raise error

@@ -80,6 +80,9 @@ def _cmd_build(args: argparse.Namespace, site_dir: Path) -> int:
         raise
     if not args.quiet:
         _print_problems(report.warnings, "warning")
+        if args.verbose:
+            for source, why in report.left_out.sources:
+                print(f"left out: {source} ({why})")
         print(_summary(report))
     return 0
 

@@ -80,7 +80,8 @@ class SiteConfig:
     def output_path(self) -> Path:
         return (self.site_dir / self.output_dir).resolve()
 
-    def with_overrides(self, base_url: str | None = None, output_dir: str | None = None) -> SiteConfig:
+    def with_overrides(self, base_url: str | None = None,
+                       output_dir: str | None = None) -> SiteConfig:
         """The same settings with command-line overrides applied (and checked)."""
         changes: dict[str, Any] = {}
         if base_url is not None:
@@ -154,7 +155,8 @@ def _check_timezone(value: Any, key: str, problems: list[Problem]) -> Any:
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(Problem(
             f"'{key}': unknown time zone {value!r}",
-            CONFIG_FILE, hint='use an IANA name such as "UTC", "Europe/Lisbon" or "America/Chicago"'))
+            CONFIG_FILE,
+            hint='use an IANA name such as "UTC", "Europe/Lisbon" or "America/Chicago"'))
         return None
     return value
 
@@ -264,7 +266,8 @@ def parse_config(text: str, site_dir: Path) -> tuple[SiteConfig, list[Problem]]:
     for name in TABLES:
         if name in data and not isinstance(data[name], dict):
             problems.append(Problem(
-                f"'{name}': expected a table ([{name}]), got {_type_name(data[name])}", CONFIG_FILE))
+                f"'{name}': expected a table ([{name}]), got {_type_name(data[name])}",
+                CONFIG_FILE))
     if isinstance(data.get("permalinks"), dict):
         values.update(_apply(data["permalinks"], PERMALINK_KEYS, "permalinks.", problems, warnings))
     if isinstance(data.get("feed"), dict):

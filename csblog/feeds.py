@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from email.utils import format_datetime
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape as _sax_escape
+from xml.sax.saxutils import quoteattr as _sax_quoteattr
 
 import csblog
 from csblog.config import SiteConfig
@@ -30,6 +31,16 @@ from csblog.urls import (
     output_file,
     tag_feed_path,
 )
+
+
+def escape(text: str) -> str:
+    """XML-escape text. Plain str first: Markup's own methods would escape twice."""
+    return _sax_escape(str.__str__(text))
+
+
+def quoteattr(text: str) -> str:
+    return _sax_quoteattr(str.__str__(text))
+
 
 _LINK_ATTR = re.compile(r'\b(href|src)="([^"]*)"')
 _EPOCH = "1970-01-01T00:00:00+00:00"

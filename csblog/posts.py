@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from markupsafe import Markup
 
 from csblog.errors import ContentError, Problem
 from csblog.urls import author_path, normalize_site_path, page_path, post_path, slugify
@@ -23,7 +24,7 @@ from csblog.urls import author_path, normalize_site_path, page_path, post_path, 
 try:  # the C loader is several times faster where PyYAML was built with libyaml
     from yaml import CSafeLoader as _YamlLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
+    from yaml import SafeLoader as _YamlLoader
 
 WORDS_PER_MINUTE = 220
 _FENCE = re.compile(r"^---[ \t]*$")
@@ -295,7 +296,8 @@ def split_jekyll_name(stem: str) -> tuple[date | None, str]:
     match = _JEKYLL_NAME.match(stem)
     if match:
         try:
-            return date(int(match.group(1)), int(match.group(2)), int(match.group(3))), match.group(4)
+            year, month, day = (int(match.group(i)) for i in (1, 2, 3))
+            return date(year, month, day), match.group(4)
         except ValueError:
             return None, stem
     return None, stem
@@ -404,7 +406,7 @@ def make_post(doc: Document, rendered: Any, settings: ContentSettings,
     if not authors and settings.default_author:
         authors = (settings.default_author,)
     summary_text = reader.text("summary")
-    summary = f"<p>{_escape(summary_text)}</p>" if summary_text else rendered.summary
+    summary = Markup(f"<p>{_escape(summary_text)}</p>" if summary_text else rendered.summary)
     description = reader.text("description") or plain_text(summary, 160)
     reply_to = reader.text("reply_to")
     if reply_to and not is_email(reply_to):
@@ -424,8 +426,8 @@ def make_post(doc: Document, rendered: Any, settings: ContentSettings,
         author_keys=authors,
         summary=summary,
         description=description,
-        content=rendered.html,
-        toc=rendered.toc,
+        content=Markup(rendered.html),
+        toc=Markup(rendered.toc),
         show_toc=bool(rendered.toc) and rendered.heading_count >= settings.toc_min_headings > 0,
         word_count=rendered.word_count,
         reading_time=reading_time(rendered.word_count),
@@ -465,8 +467,8 @@ def make_page(doc: Document, rendered: Any, settings: ContentSettings,
         path=path,
         url=settings.url(path),
         abs_url=settings.abs_url(path),
-        content=rendered.html,
-        toc=rendered.toc,
+        content=Markup(rendered.html),
+        toc=Markup(rendered.toc),
         show_toc=bool(rendered.toc) and rendered.heading_count >= settings.toc_min_headings > 0,
         description=reader.text("description") or plain_text(rendered.summary, 160),
         updated=reader.when("updated", settings.tz),
@@ -500,7 +502,7 @@ def make_author(doc: Document, bio_html: str, settings: ContentSettings,
         email=email,
         website=website,
         avatar=reader.url("avatar"),
-        bio=bio_html,
+        bio=Markup(bio_html),
         source=doc.rel,
     )
 
@@ -533,7 +535,7 @@ def make_comment(doc: Document, content_html: str, index: int, settings: Content
         post_slug=doc.rel.split("/")[2] if doc.rel.count("/") >= 3 else "",
         name=reader.text("name") or "A reader",
         date=when or datetime(1970, 1, 1, tzinfo=settings.tz),
-        content=content_html,
+        content=Markup(content_html),
         website=website,
         source=doc.rel,
     )

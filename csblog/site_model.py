@@ -13,6 +13,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from markupsafe import Markup
+
 from csblog.errors import Problem
 from csblog.markdown_rendering import resolve_links
 from csblog.posts import Author, Comment, ContentSettings, Page, Post, Tag, plain_author
@@ -81,6 +83,7 @@ class Redirect:
 class LeftOut:
     drafts: int = 0
     future: int = 0
+    sources: tuple[tuple[str, str], ...] = ()  # (source, "draft" or "dated <date>")
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,10 @@ def build_site(
     future = sum(1 for p in all_posts if p.future and not p.draft and not flags.future)
     published = [p for p in all_posts
                  if (flags.drafts or not p.draft) and (flags.future or not p.future)]
+    published_sources = {p.source for p in published}
+    left_out_list = tuple(
+        (p.source, "draft" if p.draft else f"dated in the future ({p.date:%Y-%m-%d %H:%M %Z})")
+        for p in all_posts if p.source not in published_sources)
     published.sort(key=_sort_key)
     pages = sorted(pages, key=lambda p: (p.weight, p.title.lower(), p.source))
 
@@ -223,7 +230,7 @@ def build_site(
     targets: dict[str, str] = {rel: settings.url(path) for rel, path in asset_paths.items()}
     targets.update({p.source: p.url for p in published})
     targets.update({p.source: p.url for p in pages})
-    left_out_sources = {p.source for p in all_posts} - {p.source for p in published}
+    left_out_sources = {p.source for p in all_posts} - published_sources
 
     def resolver(source: str) -> Callable[[str], None]:
         def on_missing(original: str) -> None:
@@ -235,8 +242,8 @@ def build_site(
                                          "[text](other-essay.md)"))
         return on_missing
 
-    def resolve(html: str, source: str) -> str:
-        return resolve_links(html, targets.get, settings.url, resolver(source))
+    def resolve(html: str, source: str) -> Markup:
+        return Markup(resolve_links(html, targets.get, settings.url, resolver(source)))
 
     def resolve_image(image: str | None, source: str) -> str | None:
         if image is None or image.startswith(("http://", "https://")):
@@ -330,10 +337,9 @@ def build_site(
         listings += paginate(posts_by_author[author.id], posts_per_page,
                              f"{AUTHORS_PATH}{author.id}/", "author", settings, author=author)
 
-    redirects = []
-    for item in (*final_posts, *resolved_pages):
-        for alias in item.aliases:
-            redirects.append(Redirect(alias, item.abs_url, item.source))
+    aliased: list[Post | Page] = [*final_posts, *resolved_pages]
+    redirects = [Redirect(alias, item.abs_url, item.source)
+                 for item in aliased for alias in item.aliases]
 
     site = Site(
         posts=final_posts,
@@ -349,7 +355,7 @@ def build_site(
         archive=_archive(final_posts),
         redirects=tuple(redirects),
         asset_paths=asset_paths,
-        left_out=LeftOut(drafts, future),
+        left_out=LeftOut(drafts, future, left_out_list),
         default_author=counted.get(default_author.id, default_author) if default_author else None,
     )
     problems.extend(find_collisions(site))

@@ -7,6 +7,7 @@ so a site template can extend the template it replaces: `{% extends "default/pos
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,10 +122,8 @@ def template_error(exc: Exception, template_name: str, site_dir: Path,
                 filename, line = code.co_filename, frame.tb_lineno
             frame = frame.tb_next
     shown = filename or template_name
-    try:
+    with contextlib.suppress(ValueError):
         shown = str(Path(shown).resolve().relative_to(site_dir.resolve()))
-    except ValueError:
-        pass
     message = getattr(exc, "message", None) or str(exc)
     if isinstance(exc, jinja2.UndefinedError):
         hint = "the theme uses a variable that does not exist: see the theme API in the README"

@@ -19,7 +19,7 @@ _NON_ASCII_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def slugify(text: str, keep_unicode: bool = False) -> str:
-    """A URL-safe slug: lower case words joined by '-'. Empty when the text has no letters or digits.
+    """A URL-safe slug: lower case words joined by '-'; empty if the text has no letters or digits.
 
     By default the text is transliterated to ASCII ("Café" -> "cafe", "Привет" -> "privet").
     """

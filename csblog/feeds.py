@@ -106,7 +106,8 @@ def rss(posts: Iterable[Post], config: SiteConfig, urls: UrlScheme, feed_path: s
         ]
         out += [f"<dc:creator>{escape(a.name)}</dc:creator>" for a in post.authors]
         out += [f"<category>{escape(t.name)}</category>" for t in post.tags]
-        out.append(f"<description>{escape(post.summary)}</description>")
+        summary = absolute_links(post.summary, config.origin, post.abs_url)
+        out.append(f"<description>{escape(summary)}</description>")
         if config.feed.full_content:
             out.append(f"<content:encoded>{escape(_content(post, config))}</content:encoded>")
         out.append("</item>")

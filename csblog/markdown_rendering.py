@@ -7,6 +7,7 @@ stage depends only on the text and the Markdown settings (which makes it cacheab
 
 from __future__ import annotations
 
+import html as html_module
 import posixpath
 import re
 import xml.etree.ElementTree as ET
@@ -17,7 +18,7 @@ from typing import Any
 import markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
-from markdown.util import AMP_SUBSTITUTE
+from markdown.util import AMP_SUBSTITUTE, HTML_PLACEHOLDER_RE
 
 from csblog.config import MarkdownConfig
 from csblog.errors import ConfigError
@@ -32,6 +33,7 @@ _WORD = re.compile(r"\w+(?:['’\-]\w+)*")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>')
+_TAG = re.compile(r"<[^>]*>")
 _ID_ATTR = re.compile(r' id="[^"]*"')
 _PLACEHOLDER_ATTR = re.compile(r'(href|src)="(csblog:(?:src|site):)([^"]*)"')
 
@@ -71,12 +73,20 @@ class _LinkAndSummaryProcessor(Treeprocessor):
             if element.tag == "img":
                 element.set("loading", "lazy")
                 element.set("decoding", "async")
-        text = " ".join(root.itertext())
+        # smarty's quotes and dashes (and inline HTML) are still placeholders here: count what
+        # they stand for, not the placeholder ("It's" is one word, not "It wzxhzdk 0 s")
+        text = HTML_PLACEHOLDER_RE.sub(self._unstash, " ".join(root.itertext()))
         self.word_count = len(_WORD.findall(text))
         for child in root:
             if child.tag == "p":
                 child.set(_SUMMARY_ATTR, "1")
                 break
+
+    def _unstash(self, match: re.Match[str]) -> str:
+        blocks = self.md.htmlStash.rawHtmlBlocks
+        index = int(match.group(1))
+        raw = str(blocks[index]) if index < len(blocks) else ""
+        return html_module.unescape(_TAG.sub(" ", raw))
 
     def _mark(self, url: str) -> str:
         if not url or url.startswith(("#", "//", "?", AMP_SUBSTITUTE, "&")) or _SCHEME.match(url):

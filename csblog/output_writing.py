@@ -85,21 +85,33 @@ def write_output(output: Path, site_dir: Path, pages: Iterable[RenderedPage],
         if _same_bytes(target, page.data):
             unchanged += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(page.data)
+        _write(target, page.data, page.path)
         written += 1
     for copy in copies:
         target = output / copy.path
         done.add(copy.path)
-        data = copy.source.read_bytes()
+        try:
+            data = copy.source.read_bytes()
+        except OSError as exc:
+            raise CsblogError(f"cannot read the file: {exc.strerror}", copy.origin) from None
         if _same_bytes(target, data):
             unchanged += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        _write(target, data, copy.path)
         written += 1
     removed = _remove_stale(output, site_dir, done)
     return WriteReport(written, unchanged, removed)
+
+
+def _write(target: Path, data: bytes, rel: str) -> None:
+    """Write one output file; a file system problem is the writer's to fix, not a bug."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        raise CsblogError(f"cannot write {rel} in the output folder: {exc.strerror}",
+                          str(target), hint="check that the output folder is writable and that "
+                          "no folder stands where a file goes") from None
 
 
 def _same_bytes(target: Path, data: bytes) -> bool:

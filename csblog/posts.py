@@ -157,6 +157,10 @@ def split_front_matter(text: str, rel: str) -> Document:
         meta = yaml.load(yaml_text, Loader=_YamlLoader) if yaml_text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        if mark is not None and mark.line >= index - 1:
+            # noticed only at the end of the front matter (an unclosed bracket, say): point
+            # at where the unfinished value starts, not at the closing '---'
+            mark = getattr(exc, "context_mark", None) or mark
         problem = getattr(exc, "problem", None) or str(exc)
         line = mark.line + 2 if mark is not None else None
         column = mark.column + 1 if mark is not None else None

@@ -254,7 +254,9 @@ def build_site(
         return targets.get(rel) or settings.url(asset_site_path(rel))
 
     # authors
-    lookup = _author_lookup(profiles)
+    # an avatar is a URL like a post's image: it needs the base path of a site under a path
+    lookup = _author_lookup(
+        dataclasses.replace(a, avatar=resolve_image(a.avatar, a.source or "")) for a in profiles)
     default_author = (lookup.get(settings.default_author)
                       or lookup.get(settings.default_author.casefold())
                       if settings.default_author else None)

@@ -450,9 +450,6 @@ def test_absolute_urls_in_pages_stay_under_the_base_url(blog_site: Path) -> None
     assert _bad_absolute_urls(blog_site, xpath) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "themes/default post.html, page.html and author.html print abs_url(post.image) for an "
-    "image URL that already includes the base path: /blog/blog/... (theme bug, not core)"))
 def test_og_image_urls_under_a_base_path_resolve(blog_site: Path) -> None:
     images = [v for _, doc in html_pages(blog_site)
               for v in _absolute_urls(doc, "//meta[@property='og:image']/@content")]

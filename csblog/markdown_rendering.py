@@ -31,14 +31,15 @@ SITE_LINK = "csblog:site:"
 _SUMMARY_ATTR = "data-csblog-summary"
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
-_HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
+_HEADING_LINK = re.compile(r'<a class="toclink" href="[^"]*">(.*?)</a>', re.DOTALL)
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>')
 _TAG = re.compile(r"<[^>]*>")
 _ID_ATTR = re.compile(r' id="[^"]*"')
 _PLACEHOLDER_ATTR = re.compile(r'(href|src)="(csblog:(?:src|site):)([^"]*)"')
 
 DEFAULT_EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
-    "toc": {"permalink": "#", "permalink_title": "Link to this section", "slugify": None},
+    # the heading's own text links to its section: its accessible name stays the heading's
+    "toc": {"anchorlink": True, "slugify": None},
     "codehilite": {"css_class": "highlight", "guess_lang": False},
 }
 
@@ -146,7 +147,7 @@ class MarkdownRenderer:
         html = md.convert(text)
         toc_tokens = getattr(md, "toc_tokens", [])
         toc = getattr(md, "toc", "")
-        summary, html = _split_summary(html)
+        summary, html = _split_summary(_focusable_scrollers(html))
         return RenderedMarkdown(
             html=html,
             toc=_toc_list(toc) if toc_tokens else "",
@@ -154,6 +155,11 @@ class MarkdownRenderer:
             summary=summary,
             word_count=processor.word_count,
         )
+
+
+def _focusable_scrollers(html: str) -> str:
+    """Code blocks and tables scroll sideways on a phone; keyboard users must reach them too."""
+    return html.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
 
 
 def _toc_list(toc_html: str) -> str:
@@ -169,7 +175,7 @@ def _count_tokens(tokens: list[dict[str, Any]]) -> int:
 
 def _clean_summary(html: str) -> str:
     """Summary HTML that can stand in a listing: no ids, footnote marks or heading links."""
-    html = _HEADERLINK.sub("", html)
+    html = _HEADING_LINK.sub(r"\1", html)
     html = _FOOTNOTE_REF.sub("", html)
     return _ID_ATTR.sub("", html).strip()
 
@@ -263,7 +269,7 @@ class ReplyRenderer:
 
     def render(self, text: str) -> str:
         self._md.reset()
-        return self._md.convert(text)
+        return _focusable_scrollers(self._md.convert(text))
 
 
 def extension_fingerprint(config: MarkdownConfig) -> Mapping[str, Any]:

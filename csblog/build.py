@@ -20,12 +20,12 @@ from csblog.feeds import feed_files
 from csblog.markdown_rendering import MarkdownRenderer, ReplyRenderer
 from csblog.output_writing import (
     CopiedFile,
+    OutputWriter,
     WriteReport,
     check_output_dir,
-    plan_copies,
-    write_output,
+    copy_problems,
 )
-from csblog.page_rendering import PageRenderer, RenderedPage
+from csblog.page_rendering import PageRenderer
 from csblog.posts import (
     Author,
     Comment,
@@ -166,11 +166,13 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     )
     _raise_if(problems, warnings)
     renderer = PageRenderer(site, config, theme)
-    pages: list[RenderedPage] = list(renderer.pages())
-    pages.extend(feed_files(site, config))
-    copies, copy_problems = plan_copies(pages, static_copies(config, sources, site))
-    _raise_if(copy_problems, warnings)
-    report = write_output(output, config.site_dir, pages, copies)
+    with OutputWriter(output, config.site_dir) as writer:
+        for page in renderer.pages():
+            writer.write_page(page)
+        for page in feed_files(site, config):
+            writer.write_page(page)
+        _raise_if(copy_problems(writer, static_copies(config, sources, site)), warnings)
+        report = writer.commit()
     return BuildReport(
         output=output,
         posts=len(site.posts),

@@ -122,13 +122,16 @@ def test_every_broken_file_is_reported_in_one_run(site: SiteFactory, run_cli: Ru
 
 
 def test_unwritable_output_is_an_error_not_a_bug(site: SiteFactory, run_cli: Runner) -> None:
-    # a folder standing where the feed goes: the writer can fix that, so it is not "a bug"
+    # the writer's own file in a folder standing where the feed goes: the writer can fix that,
+    # so it is not "a bug" (and their file is not deleted)
     root = site(BASIC, {"content/posts/2024-01-01-a.md": post("A")})
     (root / "public" / "feed.xml").mkdir(parents=True)
+    (root / "public" / "feed.xml" / "mine.txt").write_text("keep me")
     result = run_cli("-C", str(root), "build")
     assert result.exit_code == 1
     assert result.stderr.startswith("error") and "feed.xml" in result.stderr
     assert "bug" not in result.stderr
+    assert (root / "public" / "feed.xml" / "mine.txt").read_text() == "keep me"
 
 
 # --- init ------------------------------------------------------------------------------------

@@ -154,8 +154,8 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     output = config.output_path
     check_output_dir(output, config.site_dir)
     theme = find_theme(config)  # an unknown theme fails before any work
-    problems: list[Problem] = []
     sources = discover(config.site_dir)
+    problems: list[Problem] = list(sources.problems)
     settings = content_settings(config)
     parsed = parse_sources(sources, config, settings, problems, warnings, progress)
     site = build_site(

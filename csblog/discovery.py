@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from csblog.errors import ContentError
+from csblog.errors import ContentError, Problem
 
 CONTENT_DIR = "content"
 STATIC_DIR = "static"
@@ -38,6 +38,7 @@ class SiteSources:
     # non-Markdown files under content/posts and content/pages (images beside an essay)
     content_assets: tuple[SourceFile, ...]
     static: tuple[SourceFile, ...]
+    problems: tuple[Problem, ...] = ()  # links that point outside the site
 
 
 def is_ignored(name: str) -> bool:
@@ -48,17 +49,44 @@ def is_ignored(name: str) -> bool:
     )
 
 
-def walk_files(root: Path, site_dir: Path) -> Iterator[SourceFile]:
-    """Every file under root that is not ignored, in sorted order."""
+def walk_files(root: Path, site_dir: Path,
+               problems: list[Problem] | None = None) -> Iterator[SourceFile]:
+    """Every file under root that is not ignored, in sorted order.
+
+    Symbolic links are followed only while they stay inside the site folder; one that points
+    outside it is reported in `problems` (never read), and a link loop is visited once.
+    """
     if not root.is_dir():
         return
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    site_real = site_dir.resolve()
+    seen: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = Path(dirpath).resolve()
+        if real in seen or not _inside(real, site_real, Path(dirpath), site_dir, problems):
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not is_ignored(d))
         for name in sorted(filenames):
             if is_ignored(name):
                 continue
             path = Path(dirpath) / name
+            if path.is_symlink() and not _inside(path.resolve(), site_real, path, site_dir,
+                                                 problems):
+                continue
             yield SourceFile(path, path.relative_to(site_dir).as_posix())
+
+
+def _inside(real: Path, site_real: Path, path: Path, site_dir: Path,
+            problems: list[Problem] | None) -> bool:
+    if real.is_relative_to(site_real):
+        return True
+    if problems is not None:
+        problems.append(Problem(
+            f"this is a link to {real}, outside the site folder; it was not read",
+            path.relative_to(site_dir).as_posix(),
+            hint="copy the file into the site instead of linking to it"))
+    return False
 
 
 def _is_markdown(source: SourceFile) -> bool:
@@ -67,18 +95,20 @@ def _is_markdown(source: SourceFile) -> bool:
 
 def discover(site_dir: Path) -> SiteSources:
     """List the sources of the site in `site_dir`."""
+    problems: list[Problem] = []
     content = site_dir / CONTENT_DIR
     posts: list[SourceFile] = []
     pages: list[SourceFile] = []
     assets: list[SourceFile] = []
     for folder, bucket in (("posts", posts), ("pages", pages)):
-        for source in walk_files(content / folder, site_dir):
+        for source in walk_files(content / folder, site_dir, problems):
             (bucket if _is_markdown(source) else assets).append(source)
-    authors = [s for s in walk_files(content / "authors", site_dir) if _is_markdown(s)]
-    comments = [s for s in walk_files(content / "comments", site_dir) if _is_markdown(s)]
-    static = list(walk_files(site_dir / STATIC_DIR, site_dir))
+    authors = [s for s in walk_files(content / "authors", site_dir, problems) if _is_markdown(s)]
+    comments = [s for s in walk_files(content / "comments", site_dir, problems)
+                if _is_markdown(s)]
+    static = list(walk_files(site_dir / STATIC_DIR, site_dir, problems))
     return SiteSources(tuple(posts), tuple(pages), tuple(authors), tuple(comments),
-                       tuple(assets), tuple(static))
+                       tuple(assets), tuple(static), tuple(problems))
 
 
 def decode_source(data: bytes, rel: str) -> str:

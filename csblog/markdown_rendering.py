@@ -22,7 +22,7 @@ from markdown.treeprocessors import InlineProcessor, Treeprocessor
 from markdown.util import AMP_SUBSTITUTE, HTML_PLACEHOLDER_RE, AtomicString
 
 from csblog.config import MarkdownConfig
-from csblog.errors import ConfigError
+from csblog.errors import ConfigError, ContentError
 from csblog.urls import slugify
 
 MORE_MARKER = "<!-- more -->"
@@ -240,7 +240,11 @@ class MarkdownRenderer:
         processor = self._extension.processor
         assert processor is not None
         processor.source_dir = posixpath.dirname(source_rel)
-        html = md.convert(text)
+        try:
+            html = md.convert(limit_nesting(text))
+        except RecursionError:
+            raise ContentError("the Markdown is nested too deeply to render", source_rel,
+                               hint=f"keep quotes and lists under {MAX_NESTING} levels") from None
         toc_tokens = getattr(md, "toc_tokens", [])
         toc = getattr(md, "toc", "")
         summary, html = _split_summary(_focusable_scrollers(html))
@@ -251,6 +255,24 @@ class MarkdownRenderer:
             summary=summary,
             word_count=processor.word_count,
         )
+
+
+MAX_NESTING = 32
+_DEEP_QUOTE = re.compile(rf"^((?:[ \t]{{0,3}}>){{{MAX_NESTING}}})(?:[ \t]{{0,3}}>)+", re.M)
+_DEEP_INDENT = re.compile(rf"^[ \t]{{{MAX_NESTING * 4 + 1},}}", re.M)
+
+
+def limit_nesting(text: str) -> str:
+    """Flatten quotes and indentation deeper than any essay needs.
+
+    Python-Markdown recurses once per level, so 10,000 nested '>' or list levels would exhaust
+    the stack; text this deep is cut to MAX_NESTING levels instead. Ordinary text is unchanged.
+    """
+    if ">" * MAX_NESTING in text.replace(" ", "") or " " * (MAX_NESTING * 4) in text \
+            or "\t" * MAX_NESTING in text:
+        text = _DEEP_QUOTE.sub(r"\1", text)
+        text = _DEEP_INDENT.sub(" " * (MAX_NESTING * 4), text)
+    return text
 
 
 def _focusable_scrollers(html: str) -> str:
@@ -365,7 +387,7 @@ class ReplyRenderer:
 
     def render(self, text: str) -> str:
         self._md.reset()
-        return _focusable_scrollers(self._md.convert(text))
+        return _focusable_scrollers(self._md.convert(limit_nesting(text)))
 
 
 def extension_fingerprint(config: MarkdownConfig) -> Mapping[str, Any]:

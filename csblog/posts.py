@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,9 +22,20 @@ from csblog.errors import ContentError, Problem
 from csblog.urls import author_path, normalize_site_path, page_path, post_path, slugify
 
 try:  # the C loader is several times faster where PyYAML was built with libyaml
-    from yaml import CSafeLoader as _YamlLoader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _YamlLoader
+    from yaml import SafeLoader as _BaseLoader
+
+
+class _YamlLoader(_BaseLoader):
+    """Safe YAML, with dates left as text: csblog reads them itself, so that an impossible date
+    (2024-02-30) is a clear error on its line and "2024-03-05 08:30" means what it says."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
 
 WORDS_PER_MINUTE = 220
 _FENCE = re.compile(r"^---[ \t]*$")
@@ -155,6 +166,9 @@ def split_front_matter(text: str, rel: str) -> Document:
     yaml_text = "\n".join(lines[1:index])
     try:
         meta = yaml.load(yaml_text, Loader=_YamlLoader) if yaml_text.strip() else {}
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ContentError(f"the front matter cannot be read: {exc}", rel, 2,
+                           hint="simplify the front matter: plain 'key: value' lines") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if mark is not None and mark.line >= index - 1:
@@ -250,7 +264,15 @@ class FieldReader:
             return None
         parsed = to_datetime(value, tz)
         if parsed is None:
-            self.fail(key, f"expected a date such as 2024-03-05 or 2024-03-05 14:30, got {value!r}")
+            text = str(value)
+            if re.match(r"^\d{1,4}[/.]\d{1,2}[/.]\d{1,4}$", text.strip()):
+                self.fail(key, f"{text!r} is ambiguous: is it day/month or month/day?",
+                          hint="write dates as year-month-day: 2024-03-05")
+            elif _DATE_TEXT.match(text.strip()):
+                self.fail(key, f"{text!r} is not a real date or time")
+            else:
+                self.fail(key, f"expected a date such as 2024-03-05 or 2024-03-05 14:30, "
+                               f"got {value!r}")
         return parsed
 
     def url(self, key: str) -> str | None:
@@ -267,23 +289,42 @@ class FieldReader:
         return None
 
 
-def to_datetime(value: Any, tz: ZoneInfo) -> datetime | None:
-    """A YAML date, datetime or ISO string as an aware datetime in the site time zone.
+_DATE_TEXT = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?$")
 
-    A bare date is midnight of that calendar day in the site time zone: never shifted by a day.
+
+def to_datetime(value: Any, tz: ZoneInfo) -> datetime | None:
+    """A date or date-time (text or YAML value) as an aware datetime in the site time zone.
+
+    Accepts 2024-03-05, 2024-03-05 08:30, 2024-03-05T08:30:00+01:00 and the like. A bare date is
+    midnight of that calendar day in the site time zone: never shifted by a day. None when the
+    value is not such a date (or is an impossible one, such as 2024-02-30).
     """
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00")) if (
-                "T" in text or ":" in text) else date.fromisoformat(text)
-        except ValueError:
-            return None
     if isinstance(value, datetime):
         return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
     if isinstance(value, date):
         return datetime.combine(value, time(0, 0), tzinfo=tz)
-    return None
+    if not isinstance(value, str):
+        return None
+    match = _DATE_TEXT.match(value.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, offset = match.groups()
+    try:
+        when = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
+                        int(second or 0))
+    except ValueError:
+        return None
+    if offset is None:
+        return when.replace(tzinfo=tz)
+    if offset == "Z":
+        return when.replace(tzinfo=UTC).astimezone(tz)
+    sign = 1 if offset[0] == "+" else -1
+    digits = offset[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return when.replace(tzinfo=timezone(sign * delta)).astimezone(tz)
 
 
 def is_email(value: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -161,6 +162,11 @@ def _gather_tags(posts: Iterable[Post], settings: ContentSettings
     return tags, members
 
 
+def _looks_like_id(key: str) -> bool:
+    """'maria' or 'ana-lopez' looks like a profile id; 'Ana López' is a plain name."""
+    return re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", key) is not None
+
+
 def _author_lookup(profiles: Iterable[Author]) -> dict[str, Author]:
     lookup: dict[str, Author] = {}
     for author in profiles:
@@ -254,9 +260,12 @@ def build_site(
         return targets.get(rel) or settings.url(asset_site_path(rel))
 
     # authors
+    profile_list = list(profiles)
+    profile_ids = sorted(a.id for a in profile_list)
     # an avatar is a URL like a post's image: it needs the base path of a site under a path
     lookup = _author_lookup(
-        dataclasses.replace(a, avatar=resolve_image(a.avatar, a.source or "")) for a in profiles)
+        dataclasses.replace(a, avatar=resolve_image(a.avatar, a.source or ""))
+        for a in profile_list)
     default_author = (lookup.get(settings.default_author)
                       or lookup.get(settings.default_author.casefold())
                       if settings.default_author else None)
@@ -283,6 +292,11 @@ def build_site(
         post_authors = []
         for key in post.author_keys:
             author = lookup.get(key) or lookup.get(key.casefold())
+            if author is None and profile_ids and _looks_like_id(key):
+                problems.append(Problem(
+                    f"'author': there is no author profile '{key}'", post.source,
+                    hint=f"known author ids: {', '.join(profile_ids)} (a profile is "
+                         f"content/authors/{key}.md; a plain name needs a capital or a space)"))
             if author is None:
                 author = authors_by_id.get(slugify(key, settings.unicode_slugs)) or plain_author(
                     key, settings)

@@ -396,7 +396,7 @@ posts_per_page = 2
             tags=["one", "two"], aliases=["/old/first.html"], image="images/pic.svg"),
         "content/posts/2024-01-02-second.md": post(
             "Second", "Back to [first](2024-01-01-first.md).", tags=["one"]),
-        "content/posts/2024-01-03-third.md": post("Third", tags=["two"], author="bo"),
+        "content/posts/2024-01-03-third.md": post("Third", tags=["two"], author="Bo Lind"),
         "content/posts/images/pic.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
         "content/pages/about.md": post("About", "Go [home](/)."),
         "content/authors/ana.md": "---\nname: Ana\nemail: ana@example.org\n"

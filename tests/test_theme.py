@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
-from helpers import SampleBuild, html_pages, is_redirect, output_file, page
+from helpers import Result, SampleBuild, html_pages, is_redirect, output_file, page
 
 from csblog.themes import builtin_theme_dir
 
@@ -216,3 +217,46 @@ def test_landmarks_skip_link_and_language_on_every_page(sample: SampleBuild) -> 
         assert doc.xpath("//a[@class='skip-link']/@href") == ["#main"], rel
         assert doc.xpath("//body/header") and doc.xpath("//body/footer"), rel
         assert all(n.get("aria-label") for n in doc.xpath("//nav")), rel
+
+
+# --- the README's theming examples, built as written ----------------------------------------
+
+README_FILE = re.compile(r"^(?:\{#|/\*|<!--)\s*((?:templates|themes)/\S+?):?\s")
+
+
+def readme_theming_files() -> dict[str, str]:
+    """Code blocks of the README's Theming section whose first line names the file they are."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Theming\n", 1)[1].split("\n### ", 1)[0]
+    files = {}
+    for block in re.findall(r"^```\w*\n(.*?)^```", section, flags=re.S | re.M):
+        named = README_FILE.match(block)
+        if named:
+            files[named.group(1)] = block
+    return files
+
+
+def test_readme_theming_examples_build_as_documented(site: Callable[..., Path],
+                                                     build_site: Callable[..., Result]) -> None:
+    files = readme_theming_files()
+    assert sorted(files) == ["templates/post.html", "themes/quiet/static/css/quiet.css",
+                             "themes/quiet/static/favicon.svg",
+                             "themes/quiet/templates/base.html"]
+    root = site('title = "T"\nbase_url = "https://example.org/"\ntheme = "quiet"\n'
+                '[extra]\ntagline = "Be kind to the night shift."\n',
+                {**files, "content/posts/2024-01-01-essay.md":
+                    "---\ntitle: Essay\n---\nText of the essay.\n"})
+    assert build_site(root).exit_code == 0
+    out = root / "public"
+    for url in ("/", "/posts/essay/", "/tags/", "/404.html"):
+        doc = page(out, url)
+        assert doc.xpath("//link[@rel='stylesheet']/@href") == [
+            "/css/style.css", "/css/pygments.css", "/css/quiet.css"], url
+        assert [text(f) for f in doc.xpath("//body/footer")] == ["Be kind to the night shift."]
+    essay = page(out, "/posts/essay/")
+    assert [text(p) for p in essay.xpath("//main//p[@class='note']")] == [
+        "Thanks for reading. Be kind to the night shift."]
+    assert essay.xpath("//main//h1/text()") == ["Essay"]  # super() kept the essay
+    assert page(out, "/").xpath("//p[@class='note']") == []
+    assert (out / "favicon.svg").read_text() == files["themes/quiet/static/favicon.svg"]
+    assert (out / "css" / "quiet.css").is_file() and (out / "css" / "style.css").is_file()

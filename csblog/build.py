@@ -39,7 +39,7 @@ from csblog.posts import (
     split_front_matter,
 )
 from csblog.site_model import BuildFlags, LeftOut, Site, build_site
-from csblog.themes import find_theme
+from csblog.themes import Theme, find_theme
 
 
 @dataclass(frozen=True)
@@ -145,14 +145,22 @@ def static_copies(config: SiteConfig, sources: SiteSources, site: Site) -> list[
     return copies
 
 
-def build(site_dir: Path, options: BuildOptions = BuildOptions(),
-          progress: Callable[[int, int], None] | None = None) -> BuildReport:
-    """Build the site in `site_dir`. Raises CsblogError (BuildFailed) with every problem found."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class LoadedSite:
+    """Everything read and modelled, nothing rendered or written yet."""
+
+    config: SiteConfig
+    theme: Theme
+    sources: SiteSources
+    site: Site
+    warnings: tuple[Problem, ...]
+
+
+def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
+              progress: Callable[[int, int], None] | None = None) -> LoadedSite:
+    """Read the config and every source and assemble the site model. Raises BuildFailed."""
     config, warnings = load_config(site_dir)
     config = config.with_overrides(options.base_url, options.output_dir)
-    output = config.output_path
-    check_output_dir(output, config.site_dir)
     theme = find_theme(config)  # an unknown theme fails before any work
     sources = discover(config.site_dir)
     problems: list[Problem] = list(sources.problems)
@@ -165,6 +173,20 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         config.posts_per_page, config.related_posts, problems, warnings,
     )
     _raise_if(problems, warnings)
+    return LoadedSite(config, theme, sources, site, tuple(warnings))
+
+
+def build(site_dir: Path, options: BuildOptions = BuildOptions(),
+          progress: Callable[[int, int], None] | None = None) -> BuildReport:
+    """Build the site in `site_dir`. Raises CsblogError (BuildFailed) with every problem found."""
+    started = time.perf_counter()
+    config, _ = load_config(site_dir)
+    config = config.with_overrides(options.base_url, options.output_dir)
+    output = config.output_path
+    check_output_dir(output, config.site_dir)  # before any work: it is a usage mistake
+    loaded = load_site(site_dir, options, progress)
+    config, theme, sources, site = loaded.config, loaded.theme, loaded.sources, loaded.site
+    warnings = list(loaded.warnings)
     renderer = PageRenderer(site, config, theme)
     with OutputWriter(output, config.site_dir) as writer:
         for page in renderer.pages():

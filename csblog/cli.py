@@ -43,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     loudness = build.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     loudness.add_argument("-v", "--verbose", action="store_true", help="print every warning")
+    check = commands.add_parser("check", help="find broken links and other problems "
+                                               "without writing the site")
+    check.add_argument("--drafts", action="store_true", help="check drafts too")
+    check.add_argument("--future", action="store_true", help="check future posts too")
+    check.add_argument("--external", action="store_true",
+                       help="also check links to other sites (slow; needs the network)")
+    check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="for each external link (default: 10)")
     return parser
 
 
@@ -87,6 +95,27 @@ def _cmd_build(args: argparse.Namespace, site_dir: Path) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace, site_dir: Path) -> int:
+    from csblog.build import BuildFailed
+    from csblog.check import CheckOptions, check_site
+
+    options = CheckOptions(drafts=args.drafts, future=args.future, external=args.external,
+                           timeout=args.timeout)
+    try:
+        report = check_site(site_dir, options)
+    except BuildFailed as exc:
+        _print_problems(exc.warnings, "warning")
+        raise
+    for note in report.notes:
+        print(f"note: {note}")
+    _print_problems(report.warnings, "warning")
+    _print_problems(report.errors, "error")
+    external = f", {report.external_links} external" if args.external else ""
+    print(f"Checked {report.pages} pages and {report.links} links{external}: "
+          f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+    return 1 if report.errors else 0
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from csblog.build import BuildOptions, build
     from csblog.scaffold import init_site
@@ -128,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_init(args)
         if args.command == "new":
             return _cmd_new(args, site_dir)
+        if args.command == "check":
+            return _cmd_check(args, site_dir)
     except CsblogError as exc:
         if args.debug:
             traceback.print_exc()

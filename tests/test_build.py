@@ -243,7 +243,7 @@ def test_replies_appear_under_their_post_oldest_first(sample: SampleBuild) -> No
     days = [r.xpath(".//time/@datetime")[0][:10] for r in replies]
     assert names == ["Ana Ferreira", "Graham"]
     assert days == ["2023-06-12", "2023-06-15"]
-    website = replies[0].xpath(".//a[@href='https://example.org/ana/']")[0]
+    website = replies[0].xpath(".//a[@href='https://ana.example.net/']")[0]
     assert set(website.get("rel").split()) >= {"nofollow", "ugc"}
 
 

@@ -39,17 +39,19 @@ from golden_site import build_sample
 
 @pytest.fixture(scope="session")
 def system_tools() -> None:
-    """Chromium, chromedriver and Java, installed with apt-get if missing."""
+    """Chromium, chromedriver, Java and npm, installed with apt-get if missing."""
     missing: list[str] = []
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         missing += APT_PACKAGES
     if shutil.which("java") is None:
         missing.append("default-jre-headless")
+    if shutil.which("npm") is None:
+        missing.append("npm")
     apt_install(missing)
 
 
 @pytest.fixture(scope="session")
-def npm_tools() -> Path:
+def npm_tools(system_tools: None) -> Path:
     """`.test-tools/node_modules` with vnu-jar and axe-core, as pinned by the lock file."""
     if VNU_JAR.is_file() and AXE_JS.is_file():
         return TOOLS / "node_modules"

@@ -23,6 +23,7 @@ from csblog.build import BuildOptions, load_site, static_copies
 from csblog.errors import Problem
 from csblog.feeds import feed_files
 from csblog.page_rendering import PageRenderer, reply_link
+from csblog.posts import Page, Post
 from csblog.urls import output_file
 
 USER_AGENT = f"csblog-check/{csblog.__version__}"
@@ -110,7 +111,8 @@ def check_site(site_dir: Path, options: CheckOptions = CheckOptions(),
                 resolved = posixpath.normpath(posixpath.join(page_dir, parts.path))
                 _check_internal(resolved + ("/" if parts.path.endswith("/") else ""), base,
                                 files, where, report)
-    for item in (*site.posts, *site.pages):
+    documents: list[Post | Page] = [*site.posts, *site.pages]
+    for item in documents:
         for src in collect(str(item.content)).images_without_alt:
             report.errors.append(Problem(
                 f"the image '{src}' has no alt text", item.source,
@@ -139,12 +141,12 @@ def _check_internal(path: str, base: str, files: set[str], where: str,
                                           "[text](other-essay.md)"))
 
 
-def _duplicates(posts: Iterable[object], report: CheckReport) -> None:
+def _duplicates(posts: Iterable[Post], report: CheckReport) -> None:
     by_title: dict[str, list[str]] = defaultdict(list)
     by_slug: dict[str, list[str]] = defaultdict(list)
     for post in posts:
-        by_title[getattr(post, "title").casefold()].append(getattr(post, "source"))  # noqa: B009
-        by_slug[getattr(post, "slug")].append(getattr(post, "source"))  # noqa: B009
+        by_title[post.title.casefold()].append(post.source)
+        by_slug[post.slug].append(post.source)
     for title, sources in sorted(by_title.items()):
         if len(sources) > 1:
             report.warnings.append(Problem(
@@ -157,12 +159,9 @@ def _duplicates(posts: Iterable[object], report: CheckReport) -> None:
                 sources[0], hint="give one of them its own 'slug'"))
 
 
-def _reply_addresses(posts: Iterable[object], site_email: str, report: CheckReport) -> None:
-    from csblog.posts import Post
-
+def _reply_addresses(posts: Iterable[Post], site_email: str, report: CheckReport) -> None:
     warned: set[str] = set()
     for post in posts:
-        assert isinstance(post, Post)
         if not post.comments_enabled:
             continue
         if reply_link(post, site_email) is None:

@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="also check links to other sites (slow; needs the network)")
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="for each external link (default: 10)")
+    deploy = commands.add_parser("deploy", help="build for production and publish")
+    deploy.add_argument("target", nargs="?", help="a [deploy.NAME] from csblog.toml "
+                                                  "(default: the first)")
+    deploy.add_argument("--dry-run", action="store_true",
+                        help="list what would be added, changed and removed; change nothing")
+
+    ci = commands.add_parser("ci", help="write a CI workflow that builds and publishes the site")
+    ci.add_argument("host", choices=["github", "gitlab"], help="where the repository lives")
     return parser
 
 
@@ -116,6 +124,48 @@ def _cmd_check(args: argparse.Namespace, site_dir: Path) -> int:
     return 1 if report.errors else 0
 
 
+def _cmd_deploy(args: argparse.Namespace, site_dir: Path) -> int:
+    from csblog.build import BuildFailed, BuildOptions, build
+    from csblog.config import load_config
+    from csblog.deploy import choose_target, deploy
+
+    config, _ = load_config(site_dir)
+    target = choose_target(config, args.target)  # a wrong name fails before building
+    try:
+        report = build(site_dir, BuildOptions())  # production: no drafts, no future posts
+    except BuildFailed as exc:
+        _print_problems(exc.warnings, "warning")
+        print("error: nothing was published: fix the errors below and deploy again",
+              file=sys.stderr)
+        raise
+    _print_problems(report.warnings, "warning")
+    print(_summary(report))
+    result = deploy(config, report.output, target, dry_run=args.dry_run)
+    verb = "would be" if args.dry_run else "were"
+    for label, paths in (("added", result.added), ("changed", result.changed),
+                         ("removed", result.removed)):
+        for path in paths:
+            print(f"  {label}: {path}")
+    where = target.remote or target.destination
+    if result.nothing_to_do:
+        print(f"Nothing to publish: {where} already has this build.")
+    else:
+        print(f"{len(result.added)} files {verb} added, {len(result.changed)} changed and "
+              f"{len(result.removed)} removed at {where}"
+              + (f" (branch {target.branch}, commit {result.commit[:10]})"
+                 if result.commit else "")
+              + (" (dry run: nothing was changed)" if args.dry_run else "."))
+    return 0
+
+
+def _cmd_ci(args: argparse.Namespace, site_dir: Path) -> int:
+    from csblog.scaffold import write_ci
+
+    path = write_ci(site_dir, args.host)
+    print(f"created {path}: commit it, and turn on Pages for the repository")
+    return 0
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from csblog.build import BuildOptions, build
     from csblog.scaffold import init_site
@@ -159,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_new(args, site_dir)
         if args.command == "check":
             return _cmd_check(args, site_dir)
+        if args.command == "deploy":
+            return _cmd_deploy(args, site_dir)
+        if args.command == "ci":
+            return _cmd_ci(args, site_dir)
     except CsblogError as exc:
         if args.debug:
             traceback.print_exc()

@@ -36,6 +36,17 @@ class MarkdownConfig:
 
 
 @dataclass(frozen=True)
+class DeployTarget:
+    """One `[deploy.<name>]` table: where `csblog deploy` publishes."""
+
+    name: str
+    type: str  # "git" or "rsync"
+    remote: str = ""  # git: any git URL or a local path
+    branch: str = "gh-pages"  # git
+    destination: str = ""  # rsync: a local folder or user@host:path
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     """Site settings. Documented key by key in the README's configuration reference."""
 
@@ -59,6 +70,7 @@ class SiteConfig:
     feed: FeedConfig = FeedConfig()
     markdown: MarkdownConfig = MarkdownConfig()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    deploy: tuple[DeployTarget, ...] = ()  # in the file's order: the first is the default
 
     @property
     def tz(self) -> ZoneInfo:
@@ -207,7 +219,41 @@ TOP_LEVEL: dict[str, tuple[str, Checker]] = {
     "toc_min_headings": ("toc_min_headings", _positive_int(0)),
     "date_format": ("date_format", _STR),
 }
-TABLES = ("permalinks", "feed", "markdown", "extra")
+TABLES = ("permalinks", "feed", "markdown", "extra", "deploy")
+DEPLOY_KEYS = {"git": ("type", "remote", "branch"), "rsync": ("type", "destination")}
+
+
+def _deploy_targets(table: Mapping[str, Any], problems: list[Problem],
+                    warnings: list[Problem]) -> tuple[DeployTarget, ...]:
+    targets = []
+    for name, target in table.items():
+        key = f"deploy.{name}"
+        if not isinstance(target, dict):
+            problems.append(Problem(f"'{key}': expected a table ([{key}]), got "
+                                    f"{_type_name(target)}", CONFIG_FILE))
+            continue
+        kind = target.get("type")
+        if kind not in DEPLOY_KEYS:
+            problems.append(Problem(f"'{key}.type': expected \"git\" or \"rsync\", got {kind!r}",
+                                    CONFIG_FILE))
+            continue
+        for extra_key in target:
+            if extra_key not in DEPLOY_KEYS[kind]:
+                warnings.append(Problem(f"unknown setting '{key}.{extra_key}' (ignored)",
+                                        CONFIG_FILE,
+                                        hint=_suggest(extra_key, list(DEPLOY_KEYS[kind]))))
+        values = {k: target[k] for k in DEPLOY_KEYS[kind] if k in target and k != "type"}
+        for k, v in values.items():
+            if not isinstance(v, str) or not v.strip():
+                problems.append(Problem(f"'{key}.{k}': expected a non-empty string, got {v!r}",
+                                        CONFIG_FILE))
+        required = "remote" if kind == "git" else "destination"
+        if required not in values:
+            problems.append(Problem(f"'{key}': a {kind} target needs '{required}'", CONFIG_FILE,
+                                    hint=f'add {required} = "..." under [{key}]'))
+        targets.append(DeployTarget(name=name, type=kind, **{
+            k: v for k, v in values.items() if isinstance(v, str)}))
+    return tuple(targets)
 PERMALINK_KEYS: dict[str, tuple[str, Checker]] = {"posts": ("post_permalink", _check_permalink)}
 FEED_KEYS: dict[str, tuple[str, Checker]] = {
     "full_content": ("full_content", _BOOL),
@@ -275,6 +321,8 @@ def parse_config(text: str, site_dir: Path) -> tuple[SiteConfig, list[Problem]]:
     if isinstance(data.get("markdown"), dict):
         md = _apply(data["markdown"], MARKDOWN_KEYS, "markdown.", problems, warnings)
         values["markdown"] = MarkdownConfig(**md)
+    if isinstance(data.get("deploy"), dict):
+        values["deploy"] = _deploy_targets(data["deploy"], problems, warnings)
     if isinstance(data.get("extra"), dict):
         values["extra"] = data["extra"]
     if problems:

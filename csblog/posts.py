@@ -171,7 +171,7 @@ def split_front_matter(text: str, rel: str) -> Document:
                            hint="simplify the front matter: plain 'key: value' lines") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        if mark is not None and mark.line >= index - 1:
+        if mark is not None and (mark.line >= index - 1 or mark.index >= len(yaml_text)):
             # noticed only at the end of the front matter (an unclosed bracket, say): point
             # at where the unfinished value starts, not at the closing '---'
             mark = getattr(exc, "context_mark", None) or mark

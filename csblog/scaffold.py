@@ -90,6 +90,11 @@ def init_site(target: Path, today: datetime) -> list[Path]:
                              hint="run 'csblog init' in an empty folder")
     for path, text in files.items():
         _write_new(path, text)
+    ignore = target / ".gitignore"
+    if not ignore.exists():  # an existing one is the writer's: leave it as it is
+        _write_new(ignore, "# what csblog builds: not your work, so not worth versioning\n"
+                           "public/\n.csblog-cache/\n")
+        files[ignore] = ""
     (target / "static").mkdir(exist_ok=True)
     return list(files)
 
@@ -116,3 +121,69 @@ def new_post(site_dir: Path, title: str, tags: list[str], author: str | None,
 def _yaml_string(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+GITHUB_WORKFLOW = """\
+# Builds the site with csblog and publishes it with GitHub Pages.
+# Turn Pages on in the repository's settings: Pages -> Source: GitHub Actions.
+name: Publish the site
+on:
+  push:
+    branches: [main]
+  workflow_dispatch:
+permissions:
+  contents: read
+  pages: write
+  id-token: write
+concurrency:
+  group: pages
+  cancel-in-progress: false
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: python -m pip install {package}
+      - run: csblog build
+      - uses: actions/upload-pages-artifact@v3
+        with:
+          path: public
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment:
+      name: github-pages
+      url: ${{{{ steps.deployment.outputs.page_url }}}}
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@v4
+"""
+
+GITLAB_CI = """\
+# Builds the site with csblog and publishes it with GitLab Pages (Codeberg: see the README).
+pages:
+  image: python:3.11
+  script:
+    - python -m pip install {package}
+    - csblog build -o public
+  artifacts:
+    paths:
+      - public
+  rules:
+    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+"""
+
+
+def write_ci(site_dir: Path, host: str, package: str = "csblog") -> Path:
+    """Write a CI workflow that builds and publishes the site; never overwrites."""
+    if host == "github":
+        path = site_dir / ".github" / "workflows" / "csblog.yml"
+        text = GITHUB_WORKFLOW.format(package=package)
+    else:
+        path = site_dir / ".gitlab-ci.yml"
+        text = GITLAB_CI.format(package=package)
+    _write_new(path, text)
+    return path

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from csblog.cache import ParsedSource, open_cache
 from csblog.config import SiteConfig, load_config
 from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
 from csblog.errors import CsblogError, Problem
 from csblog.feeds import feed_files
 from csblog.markdown_rendering import MarkdownRenderer, ReplyRenderer
 from csblog.output_writing import (
+    CACHE_DIR,
     CopiedFile,
     OutputWriter,
     WriteReport,
@@ -26,6 +28,7 @@ from csblog.output_writing import (
     copy_problems,
 )
 from csblog.page_rendering import PageRenderer
+from csblog.parallel import ParseResult, parse_many
 from csblog.posts import (
     Author,
     Comment,
@@ -74,6 +77,8 @@ class ParsedContent:
     pages: list[Page] = field(default_factory=list)
     authors: list[Author] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
+    cache_hits: int = 0  # sources whose front matter and Markdown came from the cache
+    rendered: int = 0  # sources parsed and rendered in this build
 
 
 def content_settings(config: SiteConfig, now: datetime | None = None) -> ContentSettings:
@@ -92,41 +97,89 @@ def content_settings(config: SiteConfig, now: datetime | None = None) -> Content
 
 def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSettings,
                   problems: list[Problem], warnings: list[Problem],
-                  progress: Callable[[int, int], None] | None = None) -> ParsedContent:
-    """Read and parse every Markdown source; a broken file adds problems and is skipped."""
-    renderer = MarkdownRenderer(config.markdown)
+                  progress: Callable[[int, int], None] | None = None,
+                  workers: int | None = None, use_cache: bool = True) -> ParsedContent:
+    """Read and parse every Markdown source; a broken file adds problems and is skipped.
+
+    Front matter and Markdown come from the cache when the text, path and settings are the same
+    as in an earlier build; the rest are parsed in a process pool when there are enough of them
+    (`workers`: None chooses from their number). The result does not depend on either.
+    """
+    renderer = MarkdownRenderer(config.markdown)  # also checks the extensions before any work
     replies = ReplyRenderer()
     parsed = ParsedContent()
-    total = len(sources.posts) + len(sources.pages) + len(sources.authors) + len(sources.comments)
+    rendered_sources = (*sources.posts, *sources.pages, *sources.authors)
+    total = len(rendered_sources) + len(sources.comments)
     done = 0
 
-    def load(source: SourceFile):  # type: ignore[no-untyped-def]
+    def tick() -> None:
         nonlocal done
         done += 1
         if progress is not None:
             progress(done, total)
+
+    texts: dict[str, str] = {}
+    results: dict[str, ParseResult] = {}
+    for source in rendered_sources:
         try:
-            return split_front_matter(read_source(source), source.rel)
+            texts[source.rel] = read_source(source)
         except CsblogError as exc:
-            problems.extend(exc.problems)
-            return None
+            results[source.rel] = tuple(exc.problems)
+            tick()
+    cache = open_cache(config.site_dir / CACHE_DIR, config.markdown) if use_cache else None
+    try:
+        keys = {rel: cache.key(rel, text) for rel, text in texts.items()} if cache else {}
+        found = cache.get_many(keys.values()) if cache else {}
+        jobs: list[tuple[str, str]] = []
+        for rel, text in texts.items():
+            entry = found.get(keys[rel]) if cache else None
+            if entry is not None:
+                results[rel] = entry
+                tick()
+            else:
+                jobs.append((rel, text))
+        parsed_jobs = parse_many(jobs, config.markdown, workers, renderer)
+        for (rel, _), parsed_job in zip(jobs, parsed_jobs, strict=True):
+            results[rel] = parsed_job
+            tick()
+        if cache is not None:
+            cache.put_many({keys[rel]: fresh for rel, _ in jobs
+                            if isinstance(fresh := results[rel], ParsedSource)})
+            parsed.cache_hits = cache.hits
+        parsed.rendered = len(jobs)
+    finally:
+        if cache is not None:
+            cache.close()
+
+    def result(source: SourceFile) -> ParsedSource | None:
+        outcome = results.get(source.rel)
+        if isinstance(outcome, ParsedSource):
+            return outcome
+        if outcome is not None:
+            problems.extend(outcome)
+        return None
 
     for source in sources.posts:
-        if (doc := load(source)) is not None:
-            rendered = renderer.render(doc.body, doc.rel)
-            parsed.posts.append(make_post(doc, rendered, settings, problems, warnings))
+        if (entry := result(source)) is not None:
+            parsed.posts.append(make_post(entry.document, entry.rendered, settings, problems,
+                                          warnings))
     for source in sources.pages:
-        if (doc := load(source)) is not None:
-            rendered = renderer.render(doc.body, doc.rel)
-            parsed.pages.append(make_page(doc, rendered, settings, problems, warnings))
+        if (entry := result(source)) is not None:
+            parsed.pages.append(make_page(entry.document, entry.rendered, settings, problems,
+                                          warnings))
     for source in sources.authors:
-        if (doc := load(source)) is not None:
-            bio = renderer.render(doc.body, doc.rel).html
-            parsed.authors.append(make_author(doc, bio, settings, problems))
+        if (entry := result(source)) is not None:
+            parsed.authors.append(make_author(entry.document, entry.rendered.html, settings,
+                                              problems))
     for index, source in enumerate(sources.comments, 1):
-        if (doc := load(source)) is not None:
-            parsed.comments.append(make_comment(doc, replies.render(doc.body), index, settings,
-                                                problems))
+        tick()
+        try:
+            doc = split_front_matter(read_source(source), source.rel)
+        except CsblogError as exc:
+            problems.extend(exc.problems)
+            continue
+        parsed.comments.append(make_comment(doc, replies.render(doc.body), index, settings,
+                                            problems))
     return parsed
 
 

@@ -181,7 +181,7 @@ class _FastInlineProcessor(InlineProcessor):
         if isinstance(data, AtomicString):
             return data
         patterns = self._patterns()
-        apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
+        apply = self._InlineProcessor__applyPattern
         count = len(patterns)
         start = 0
         while patternIndex < count:
@@ -260,6 +260,9 @@ class MarkdownRenderer:
 MAX_NESTING = 32
 _DEEP_QUOTE = re.compile(rf"^((?:[ \t]{{0,3}}>){{{MAX_NESTING}}})(?:[ \t]{{0,3}}>)+", re.M)
 _DEEP_INDENT = re.compile(rf"^[ \t]{{{MAX_NESTING * 4 + 1},}}", re.M)
+# quotes and list markers nested on one line: "> - 1. > - item"
+_MARKER = r"[ \t]{0,3}(?:>|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))"
+_DEEP_MARKERS = re.compile(rf"^((?:{_MARKER}){{{MAX_NESTING}}})(?:{_MARKER})+", re.M)
 
 
 def limit_nesting(text: str) -> str:
@@ -272,7 +275,7 @@ def limit_nesting(text: str) -> str:
             or "\t" * MAX_NESTING in text:
         text = _DEEP_QUOTE.sub(r"\1", text)
         text = _DEEP_INDENT.sub(" " * (MAX_NESTING * 4), text)
-    return text
+    return _DEEP_MARKERS.sub(r"\1", text)
 
 
 def _focusable_scrollers(html: str) -> str:

@@ -1,0 +1,170 @@
+"""The parse/render cache: what the front matter and Markdown stage made of a source.
+
+One entry per source text, keyed by a hash of the text, the source's path (relative links depend
+on its folder), the Markdown settings, the csblog version, the versions of Markdown and Pygments
+and the code of the stages whose result is cached. Changing any of them gives new keys, so a
+stale entry is never served; old entries are pruned once they outnumber the live ones.
+
+Entries live in one SQLite file (stdlib `sqlite3`) in the site's `.csblog-cache/` folder: opening
+it costs the same at 10 entries or 10,000, and a build reads only the entries of its own sources.
+A cache that cannot be opened or read is ignored: the build renders everything and is correct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import markdown
+import pygments
+
+import csblog
+from csblog.config import MarkdownConfig
+from csblog.markdown_rendering import RenderedMarkdown, extension_fingerprint
+from csblog.posts import Document
+
+CACHE_FILE = "render-cache.sqlite3"
+# bump when the shape of a cached value changes
+CACHE_FORMAT = 1
+_BATCH = 500  # SQLite allows at most 999 parameters in older builds
+_PRUNE_SLACK = 100
+
+
+@dataclass(frozen=True)
+class ParsedSource:
+    """A source after the pure, cacheable stage: front matter split, body rendered."""
+
+    document: Document  # with an empty body: the rendered HTML is all later stages need
+    rendered: RenderedMarkdown
+
+
+def _code_hash() -> str:
+    """The code that produces a cached value: a changed checkout must not reuse old entries."""
+    digest = hashlib.sha256()
+    package = Path(csblog.__file__).resolve().parent
+    for name in ("markdown_rendering.py", "posts.py", "cache.py", "parallel.py"):
+        try:
+            digest.update((package / name).read_bytes())
+        except OSError:
+            digest.update(name.encode())
+    return digest.hexdigest()
+
+
+def settings_fingerprint(config: MarkdownConfig) -> str:
+    """Everything besides the text and path that decides what the Markdown stage produces."""
+    data = {
+        "format": CACHE_FORMAT,
+        "csblog": csblog.__version__,
+        "markdown": markdown.__version__,
+        "pygments": pygments.__version__,
+        "code": _code_hash(),
+        "settings": extension_fingerprint(config),
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+class RenderCache:
+    """Parsed sources by key. Use `open_cache`; call `close` (or use `with`) when done."""
+
+    def __init__(self, connection: sqlite3.Connection, fingerprint: str) -> None:
+        self._db = connection
+        self.fingerprint = fingerprint
+        self._used: set[str] = set()
+        self._new: dict[str, bytes] = {}
+        self.hits = 0
+
+    def key(self, rel: str, text: str) -> str:
+        digest = hashlib.sha256()
+        digest.update(self.fingerprint.encode())
+        digest.update(b"\0" + rel.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, ParsedSource]:
+        """The entries found among `keys` (a damaged entry counts as missing)."""
+        wanted = list(dict.fromkeys(keys))
+        self._used.update(wanted)
+        found: dict[str, ParsedSource] = {}
+        try:
+            for start in range(0, len(wanted), _BATCH):
+                batch = wanted[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    f"SELECT key, value FROM entries WHERE key IN ({marks})", batch)
+                for key, value in rows:
+                    try:
+                        entry = pickle.loads(value)
+                    except Exception:  # noqa: BLE001 (a damaged entry is re-rendered)
+                        continue
+                    if isinstance(entry, ParsedSource):
+                        found[key] = entry
+        except sqlite3.Error:
+            return {}
+        self.hits += len(found)
+        return found
+
+    def put_many(self, entries: Mapping[str, ParsedSource]) -> None:
+        for key, entry in entries.items():
+            self._new[key] = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+            self._used.add(key)
+
+    def close(self) -> None:
+        """Store the new entries, prune stale ones, close the database."""
+        try:
+            with self._db:
+                if self._new:
+                    self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)",
+                                         self._new.items())
+                (count,) = self._db.execute("SELECT count(*) FROM entries").fetchone()
+                if count > 2 * len(self._used) + _PRUNE_SLACK:
+                    self._prune()
+        except sqlite3.Error:
+            pass
+        finally:
+            self._new = {}
+            self._db.close()
+
+    def _prune(self) -> None:
+        """Drop the entries this build did not use (old versions of edited essays, old settings)."""
+        self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
+        self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)",
+                             ((k,) for k in self._used))
+        self._db.execute("DELETE FROM entries WHERE key NOT IN (SELECT key FROM used)")
+        self._db.execute("DROP TABLE used")
+
+    def __enter__(self) -> RenderCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_cache(folder: Path, config: MarkdownConfig) -> RenderCache | None:
+    """The cache in `folder` (created if missing), or None when it cannot be used."""
+    fingerprint = settings_fingerprint(config)
+    path = folder / CACHE_FILE
+    for attempt in range(2):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            return RenderCache(connection, fingerprint)
+        except sqlite3.OperationalError:
+            return None  # locked, read-only, no such folder: build without the cache
+        except sqlite3.DatabaseError:
+            if attempt == 0:  # not a database (damaged, or something else): start afresh
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(path) + suffix).unlink(missing_ok=True)
+                continue
+            return None
+        except OSError:
+            return None
+    return None

@@ -1,0 +1,179 @@
+"""The parse/render cache and the worker pool change how fast a build is, never what it writes.
+
+Every test compares whole output folders byte for byte against a clean build (no cache, one
+process) of the same sources. No timings are asserted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import copy_sample_site, make_site, post
+
+import csblog
+from csblog.build import BuildOptions, build, content_settings, parse_sources
+from csblog.cache import CACHE_FILE, open_cache, settings_fingerprint
+from csblog.config import load_config
+from csblog.discovery import discover
+from csblog.output_writing import CACHE_DIR
+from csblog.parallel import WORKERS_ENV, default_workers
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its bytes, by relative path."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def clean_build(site: Path, target: Path) -> dict[str, bytes]:
+    """The output of a build of a copy of `site` with no cache and no output folder."""
+    shutil.copytree(site, target, ignore=shutil.ignore_patterns(CACHE_DIR, "public"))
+    build(target, BuildOptions())
+    return tree(target / "public")
+
+
+def essays(count: int) -> dict[str, str]:
+    body = ("## A heading\n\nIt's the \"small\" things -- a smile... and a [link](other.md).\n\n"
+            "```python\nprint('hello')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    files = {f"content/posts/2024-01-{n:02d}-essay-{n}.md":
+             post(f"Essay {n}", body + f"\nEssay number {n}.", tags=["service", f"t{n % 3}"])
+             for n in range(1, count + 1)}
+    files["content/posts/other.md"] = post("Other", "Linked to.", date="2023-05-01")
+    return files
+
+
+SITE_TOML = 'title = "Cache test"\nbase_url = "https://example.org/"\n'
+
+
+def counts(site: Path) -> tuple[int, int]:
+    """(cache hits, sources rendered) when the site's sources are parsed now."""
+    config, _ = load_config(site)
+    parsed = parse_sources(discover(site), config, content_settings(config), [], [])
+    return parsed.cache_hits, parsed.rendered
+
+
+def test_a_build_after_edits_equals_a_clean_build(tmp_path: Path) -> None:
+    site = copy_sample_site(tmp_path / "site")
+    build(site, BuildOptions())
+    assert (site / CACHE_DIR / CACHE_FILE).is_file()
+    essay = sorted((site / "content" / "posts").glob("*.md"))[2]
+    essay.write_text(essay.read_text(encoding="utf-8") + "\nA sentence added later.\n",
+                     encoding="utf-8")
+    (site / "content" / "posts" / "2030-01-01-new.md").write_text(
+        post("A new essay", "Fresh *words*.", date="2024-01-01"), encoding="utf-8")
+    build(site, BuildOptions())
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+    assert b"A sentence added later." in b"".join(tree(site / "public").values())
+
+
+def test_a_warm_build_uses_the_cache_and_renders_only_what_changed(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", SITE_TOML, essays(4))
+    assert counts(site) == (0, 5)
+    assert counts(site) == (5, 0)
+    first = sorted((site / "content" / "posts").glob("*.md"))[0]
+    first.write_text(first.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+    assert counts(site) == (4, 1)
+
+
+def test_changing_a_markdown_setting_invalidates_the_cache(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", SITE_TOML, essays(3))
+    build(site, BuildOptions())
+    before = tree(site / "public")
+    old_config, _ = load_config(site)
+    (site / "csblog.toml").write_text(
+        SITE_TOML + '[markdown]\nextensions = ["extra", "toc", "codehilite", "sane_lists"]\n',
+        encoding="utf-8")
+    new_config, _ = load_config(site)
+    assert settings_fingerprint(new_config.markdown) != settings_fingerprint(old_config.markdown)
+    build(site, BuildOptions())
+    after = tree(site / "public")
+    assert after != before  # without smarty, "It's" keeps its straight quote
+    assert after == clean_build(site, tmp_path / "clean")
+
+
+def test_an_extension_option_is_part_of_the_fingerprint(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", SITE_TOML, essays(1))
+    config, _ = load_config(site)
+    build(site, BuildOptions())
+    (site / "csblog.toml").write_text(
+        SITE_TOML + "[markdown.extension_configs.toc]\npermalink = true\n", encoding="utf-8")
+    changed, _ = load_config(site)
+    assert settings_fingerprint(changed.markdown) != settings_fingerprint(config.markdown)
+    assert counts(site)[0] == 0
+
+
+def test_another_csblog_version_invalidates_the_cache(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    site = make_site(tmp_path / "site", SITE_TOML, essays(3))
+    assert counts(site) == (0, 4)
+    assert counts(site) == (4, 0)
+    monkeypatch.setattr(csblog, "__version__", "99.0.0")
+    assert counts(site) == (0, 4)
+
+
+def test_output_is_the_same_with_one_worker_or_two(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    outputs = []
+    for workers in (1, 2):
+        monkeypatch.setenv(WORKERS_ENV, str(workers))
+        assert default_workers(3) == workers
+        site = copy_sample_site(tmp_path / f"site-{workers}")
+        for name, text in essays(6).items():
+            (site / name).parent.mkdir(parents=True, exist_ok=True)
+            (site / name).write_text(text, encoding="utf-8")
+        build(site, BuildOptions())
+        outputs.append(tree(site / "public"))
+    assert outputs[0] == outputs[1]
+
+
+def test_parsed_content_is_the_same_with_one_worker_or_two(tmp_path: Path) -> None:
+    site = copy_sample_site(tmp_path / "site")
+    config, _ = load_config(site)
+    settings = content_settings(config)
+    sources = discover(site)
+    one = parse_sources(sources, config, settings, [], [], workers=1, use_cache=False)
+    two = parse_sources(sources, config, settings, [], [], workers=2, use_cache=False)
+    assert (one.posts, one.pages, one.authors, one.comments) == \
+        (two.posts, two.pages, two.authors, two.comments)
+
+
+def test_a_damaged_cache_is_rebuilt_not_fatal(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", SITE_TOML, essays(2))
+    (site / CACHE_DIR).mkdir()
+    (site / CACHE_DIR / CACHE_FILE).write_bytes(b"this is not a database" * 100)
+    build(site, BuildOptions())
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+    assert counts(site) == (3, 0)
+
+
+def test_a_problem_in_one_source_is_reported_with_the_pool(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    files = essays(3)
+    files["content/posts/2024-02-01-broken.md"] = "---\ntitle: [unclosed\n---\nText.\n"
+    site = make_site(tmp_path / "site", SITE_TOML, files)
+    config, _ = load_config(site)
+    for workers in (1, 2):
+        problems: list = []
+        parse_sources(discover(site), config, content_settings(config), problems, [],
+                      workers=workers, use_cache=False)
+        assert [p.path for p in problems] == ["content/posts/2024-02-01-broken.md"]
+
+
+def test_default_workers_grow_with_the_site(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert default_workers(20) == 1
+    assert default_workers(10_000) >= 1
+
+
+def test_the_cache_reads_only_the_entries_asked_for(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", SITE_TOML, essays(3))
+    build(site, BuildOptions())
+    config, _ = load_config(site)
+    cache = open_cache(site / CACHE_DIR, config.markdown)
+    assert cache is not None
+    with cache:
+        assert cache.get_many([cache.key("content/posts/nothing.md", "text")]) == {}
+        assert cache.hits == 0

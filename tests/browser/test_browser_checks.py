@@ -126,6 +126,9 @@ def test_essay_is_readable_without_javascript(browser_without_js: Browser,
 
 def test_essay_prints_cleanly(browser: Browser) -> None:
     browser.open(ESSAY_WITH_LINK)
+    on_screen = browser.driver.execute_script(
+        "return getComputedStyle(document.querySelector('.print-url')).display")
+    assert on_screen == "none"
     browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     try:
         state = browser.driver.execute_script("""
@@ -136,6 +139,8 @@ def test_essay_prints_cleanly(browser: Browser) -> None:
               hidden: ['.site-nav', '.site-footer', '.reply-box', '.more-essays', '.skip-link']
                 .filter(s => document.querySelector(s) && !shown(s)),
               content: shown('.post-content'),
+              url: shown('.print-url') ? document.querySelector('.print-url').textContent : null,
+              canonical: document.querySelector('link[rel=canonical]').href,
               background: getComputedStyle(document.body).backgroundColor,
               link: link ? link.getAttribute('href') : null,
               after: link ? getComputedStyle(link, '::after').content : null,
@@ -145,6 +150,8 @@ def test_essay_prints_cleanly(browser: Browser) -> None:
     assert state["hidden"] == [".site-nav", ".site-footer", ".reply-box", ".more-essays",
                                ".skip-link"]
     assert state["content"] is True
+    # The page's address heads the paper, so that the paths printed after links can be followed.
+    assert state["url"] == state["canonical"]
     assert state["background"] == "rgb(255, 255, 255)"
     # Link targets are printed after links in the text: ` (/posts/...)`, ` (https://...)`.
     assert state["link"] is not None

@@ -74,7 +74,10 @@ def safe_output_path(rel: str) -> str:
 
 
 def _manifest_path(site_dir: Path, output: Path) -> Path:
-    key = hashlib.sha1(str(output.resolve()).encode()).hexdigest()[:12]
+    # an output inside the site is named relative to it, so the record survives moving the site
+    output, site = output.resolve(), site_dir.resolve()
+    name = output.relative_to(site).as_posix() if output.is_relative_to(site) else str(output)
+    key = hashlib.sha1(name.encode()).hexdigest()[:12]
     return site_dir / CACHE_DIR / f"output-{key}.json"
 
 

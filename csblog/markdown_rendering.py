@@ -396,5 +396,12 @@ class ReplyRenderer:
 def extension_fingerprint(config: MarkdownConfig) -> Mapping[str, Any]:
     """The Markdown settings as plain data (for cache keys)."""
     return {"extensions": list(config.extensions),
-            "configs": {k: {kk: repr(vv) for kk, vv in v.items()}
+            "configs": {k: {kk: _stable_repr(vv) for kk, vv in v.items()}
                         for k, v in _merged_configs(config).items()}}
+
+
+def _stable_repr(value: Any) -> str:
+    """repr() that is the same in every process: a function by its name, not its address."""
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return repr(value)

@@ -6,7 +6,10 @@ process) of the same sources. No timings are asserted.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,12 @@ def test_the_cache_reads_only_the_entries_asked_for(tmp_path: Path) -> None:
     with cache:
         assert cache.get_many([cache.key("content/posts/nothing.md", "text")]) == {}
         assert cache.hits == 0
+
+
+def test_the_cache_serves_a_later_process(tmp_path: Path) -> None:
+    """The key must not depend on anything of one process (such as a function's address)."""
+    site = make_site(tmp_path / "site", SITE_TOML, essays(2))
+    env = dict(os.environ, PYTHONPATH=str(Path(csblog.__file__).resolve().parent.parent))
+    subprocess.run([sys.executable, "-m", "csblog", "-C", str(site), "build", "--quiet"],
+                   check=True, env=env)
+    assert counts(site) == (3, 0)

@@ -27,7 +27,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "browser")]
 
-from browser_support import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, serve  # noqa: E402
+from browser_support import (  # noqa: E402
+    CHROMEDRIVER,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    mark_npm_installed,
+    npm_installed,
+    serve,
+)
 from golden_site import copy_sample_site  # noqa: E402
 
 from csblog.build import BuildOptions, build  # noqa: E402
@@ -45,11 +52,12 @@ def free_port() -> int:
 
 
 def ensure_lighthouse() -> None:
-    if LIGHTHOUSE.exists():
+    if npm_installed(TOOLS) and LIGHTHOUSE.exists():
         return
     npm = shutil.which("npm") or sys.exit("npm is missing: install Node.js 20 or newer")
     subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=TOOLS,
                    check=True)
+    mark_npm_installed(TOOLS)
 
 
 def lighthouse(url: str, preset: str, report: Path) -> dict[str, int]:

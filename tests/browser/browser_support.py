@@ -47,6 +47,17 @@ KEY_PAGES = {
 }
 
 
+def npm_installed(folder: Path) -> bool:
+    """True when `folder/node_modules` was installed from the lock file as it is now."""
+    stamp = folder / "node_modules" / ".installed-from-lock"
+    return stamp.is_file() and stamp.read_text() == (folder / "package-lock.json").read_text()
+
+
+def mark_npm_installed(folder: Path) -> None:
+    (folder / "node_modules" / ".installed-from-lock").write_text(
+        (folder / "package-lock.json").read_text())
+
+
 def unavailable(reason: str) -> NoReturn:
     """A tool is missing: fail under CI, skip elsewhere."""
     if os.environ.get("CI"):

@@ -29,6 +29,8 @@ from browser_support import (
     VNU_JAR,
     Browser,
     apt_install,
+    mark_npm_installed,
+    npm_installed,
     run,
     serve,
     start_chromium,
@@ -53,7 +55,7 @@ def system_tools() -> None:
 @pytest.fixture(scope="session")
 def npm_tools(system_tools: None) -> Path:
     """`.test-tools/node_modules` with vnu-jar and axe-core, as pinned by the lock file."""
-    if VNU_JAR.is_file() and AXE_JS.is_file():
+    if npm_installed(TOOLS) and VNU_JAR.is_file() and AXE_JS.is_file():
         return TOOLS / "node_modules"
     npm = shutil.which("npm")
     if npm is None:
@@ -63,6 +65,7 @@ def npm_tools(system_tools: None) -> Path:
     ok, log = run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=TOOLS)
     if not ok or not (VNU_JAR.is_file() and AXE_JS.is_file()):
         unavailable(f"npm ci in {TOOLS} failed:\n{log}")
+    mark_npm_installed(TOOLS)
     return TOOLS / "node_modules"
 
 

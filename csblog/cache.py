@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import markdown
 import pygments
@@ -168,3 +170,108 @@ def open_cache(folder: Path, config: MarkdownConfig) -> RenderCache | None:
         except OSError:
             return None
     return None
+
+
+# --- the build stamp: has anything a build reads changed since the last build? --------------
+
+STAMP_FILE = "build-stamp.json"
+# what a build reads in the site folder (besides the output and the cache)
+_INPUT_DIRS = ("content", "static", "themes", "templates")
+_INPUT_FILES = ("csblog.toml",)
+
+
+def _walk_stats(folder: Path, prefix: str, digest: Any) -> None:
+    """(path, size, mtime) of every file under `folder`, in sorted order, into `digest`."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == "__pycache__":
+            continue
+        rel = f"{prefix}/{entry.name}"
+        try:
+            if entry.is_dir():
+                _walk_stats(Path(entry.path), rel, digest)
+            else:
+                stat = entry.stat()
+                digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode(
+                    "utf-8", "surrogateescape"))
+        except OSError:
+            digest.update(f"{rel}\0?\n".encode("utf-8", "surrogateescape"))
+
+
+def input_fingerprint(site_dir: Path, options: Iterable[str] = ()) -> str:
+    """A hash of everything a build of `site_dir` reads, by file size and modification time.
+
+    Covers csblog.toml, content/, static/, themes/, templates/, the built-in theme, the code of
+    csblog and the versions of Markdown, Pygments and Jinja2, plus `options` (the build's flags
+    as text: drafts, future, base URL, output folder). Equal fingerprints mean an identical
+    build, except that time passes: see `BuildStamp.valid_until`. Costs a stat() per file.
+    """
+    import jinja2  # only here: the cache module itself does not render templates
+
+    digest = hashlib.sha256()
+    package = Path(csblog.__file__).resolve().parent
+    digest.update(json.dumps([csblog.__version__, markdown.__version__, pygments.__version__,
+                              jinja2.__version__, list(options)]).encode())
+    for name in _INPUT_FILES:
+        _walk_stats_file(site_dir / name, name, digest)
+    for name in _INPUT_DIRS:
+        _walk_stats(site_dir / name, name, digest)
+    _walk_stats(package, "<csblog>", digest)  # the code, and the built-in theme when installed
+    _walk_stats(package.parent / "themes" / "default", "<theme>", digest)  # in a checkout
+    return digest.hexdigest()
+
+
+def _walk_stats_file(path: Path, rel: str, digest: Any) -> None:
+    try:
+        stat = path.stat()
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    except OSError:
+        digest.update(f"{rel}\0-\n".encode())
+
+
+@dataclass(frozen=True)
+class BuildStamp:
+    """What the last successful build of an output folder was made from."""
+
+    inputs: str  # input_fingerprint()
+    valid_until: float | None  # POSIX time at which a future post becomes due, if any
+
+
+def _stamp_path(cache_dir: Path, output: Path) -> Path:
+    key = hashlib.sha1(str(output.resolve()).encode()).hexdigest()[:12]
+    return cache_dir / f"{key}-{STAMP_FILE}"
+
+
+def load_stamp(cache_dir: Path, output: Path) -> BuildStamp | None:
+    try:
+        data = json.loads(_stamp_path(cache_dir, output).read_text(encoding="utf-8"))
+        return BuildStamp(str(data["inputs"]), data.get("valid_until"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_stamp(cache_dir: Path, output: Path, stamp: BuildStamp) -> None:
+    """Record a successful build (call after the output is in place)."""
+    path = _stamp_path(cache_dir, output)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"inputs": stamp.inputs, "valid_until": stamp.valid_until}),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def forget_stamp(cache_dir: Path, output: Path) -> None:
+    """Before a build changes the output: a build that fails half-way must not look current."""
+    _stamp_path(cache_dir, output).unlink(missing_ok=True)
+
+
+def is_current(stamp: BuildStamp | None, inputs: str, now: float) -> bool:
+    """True when the last build read exactly these inputs and no future post has become due."""
+    return (stamp is not None and stamp.inputs == inputs
+            and (stamp.valid_until is None or now < stamp.valid_until))

@@ -16,11 +16,22 @@ import pytest
 from helpers import copy_sample_site, make_site, post
 
 import csblog
-from csblog.build import BuildOptions, build, content_settings, parse_sources
-from csblog.cache import CACHE_FILE, open_cache, settings_fingerprint
+from csblog.build import BuildOptions, build, content_settings, load_site, parse_sources
+from csblog.cache import (
+    CACHE_FILE,
+    BuildStamp,
+    forget_stamp,
+    input_fingerprint,
+    is_current,
+    load_stamp,
+    open_cache,
+    save_stamp,
+    settings_fingerprint,
+)
 from csblog.config import load_config
 from csblog.discovery import discover
 from csblog.output_writing import CACHE_DIR
+from csblog.page_rendering import PageRenderer
 from csblog.parallel import WORKERS_ENV, default_workers
 
 
@@ -189,3 +200,41 @@ def test_the_cache_serves_a_later_process(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "csblog", "-C", str(site), "build", "--quiet"],
                    check=True, env=env)
     assert counts(site) == (3, 0)
+
+
+def test_the_input_fingerprint_changes_with_any_input(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", SITE_TOML, essays(2))
+    first = input_fingerprint(site, ["drafts=False"])
+    assert input_fingerprint(site, ["drafts=False"]) == first
+    assert input_fingerprint(site, ["drafts=True"]) != first
+    build(site, BuildOptions())  # the output and the cache are not inputs
+    assert input_fingerprint(site, ["drafts=False"]) == first
+    essay = sorted((site / "content" / "posts").glob("*.md"))[0]
+    essay.write_text(essay.read_text(encoding="utf-8") + "x", encoding="utf-8")
+    second = input_fingerprint(site, ["drafts=False"])
+    assert second != first
+    (site / "templates").mkdir()
+    (site / "templates" / "post.html").write_text("{{ post.title }}", encoding="utf-8")
+    assert input_fingerprint(site, ["drafts=False"]) != second
+
+
+def test_a_build_stamp_is_current_until_an_input_changes_or_a_post_falls_due(
+        tmp_path: Path) -> None:
+    cache_dir, output = tmp_path / CACHE_DIR, tmp_path / "public"
+    assert not is_current(load_stamp(cache_dir, output), "abc", now=100.0)
+    save_stamp(cache_dir, output, BuildStamp("abc", valid_until=200.0))
+    stamp = load_stamp(cache_dir, output)
+    assert is_current(stamp, "abc", now=100.0)
+    assert not is_current(stamp, "abd", now=100.0)
+    assert not is_current(stamp, "abc", now=200.0)
+    forget_stamp(cache_dir, output)
+    assert load_stamp(cache_dir, output) is None
+
+
+def test_pages_are_the_same_rendered_in_one_process_or_forked_workers(tmp_path: Path) -> None:
+    site = copy_sample_site(tmp_path / "site")
+    loaded = load_site(site)
+    renderer = PageRenderer(loaded.site, loaded.config, loaded.theme)
+    one = [(p.path, p.data) for p in renderer.pages(workers=1)]
+    two = [(p.path, p.data) for p in renderer.pages(workers=2)]
+    assert one == two

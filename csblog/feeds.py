@@ -32,14 +32,17 @@ from csblog.urls import (
     tag_feed_path,
 )
 
+# characters XML 1.0 forbids: one pasted form feed would make a whole feed unreadable
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 
 def escape(text: str) -> str:
     """XML-escape text. Plain str first: Markup's own methods would escape twice."""
-    return _sax_escape(str.__str__(text))
+    return _sax_escape(_NOT_XML.sub("", str.__str__(text)))
 
 
 def quoteattr(text: str) -> str:
-    return _sax_quoteattr(str.__str__(text))
+    return _sax_quoteattr(_NOT_XML.sub("", str.__str__(text)))
 
 
 _LINK_ATTR = re.compile(r'\b(href|src)="([^"]*)"')

@@ -323,3 +323,18 @@ def test_mailto_subject_cannot_inject(title: str, tmp_path: Path, build_site: Ru
         assert query["subject"] == [f"Re: {title.strip()} [2024-03-05-mail]"], query
         # parse_qs reads '+' as a space; RFC 6068 does not: none may be left unencoded
         assert "+" not in parts.query
+
+
+def test_control_characters_keep_feeds_well_formed(tmp_path: Path, build_site: Runner) -> None:
+    # pasted from a word processor: form feed, vertical tab, escape, a stray NUL
+    title = "Pasted\x0c title\x0b with\x1b controls\x00"
+    root = make_site(tmp_path / "site", 'base_url = "https://example.org/"\n', {
+        "content/posts/2024-03-05-pasted.md": post(title, "Body\x0c text.", tags=["t\x01"],
+                                                    slug="pasted")})
+    result = build_site(root)
+    assert result.exit_code == 0, result.stderr
+    output = root / "public"
+    for feed in ("feed.xml", "atom.xml", "sitemap.xml", "tags/t/feed.xml"):
+        parse_xml(output / feed)  # raises on a character XML forbids
+    (item,) = parse_xml(output / "feed.xml").iter("item")
+    assert item.findtext("title") == "Pasted title with controls"

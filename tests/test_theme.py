@@ -93,10 +93,14 @@ def test_every_page_links_the_theme_stylesheet_and_favicon(sample: SampleBuild) 
         if is_redirect(doc):
             continue
         sheets = doc.xpath("//link[@rel='stylesheet']/@href")
-        icons = doc.xpath("//link[@rel='icon']/@href")
-        assert sheets and icons, rel
+        icons = doc.xpath("//link[@rel='icon' or @rel='apple-touch-icon']/@href")
+        assert sheets and len(icons) == 2, rel
         for url in sheets + icons:
             assert output_file(sample.output, url).is_file(), (rel, url)
+
+
+def test_home_screen_icon_is_the_size_phones_ask_for() -> None:
+    assert png_size(THEME / "static" / "apple-touch-icon.png") == (180, 180)
 
 
 def test_default_open_graph_image_ships_with_the_theme(sample: SampleBuild) -> None:

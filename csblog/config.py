@@ -178,7 +178,8 @@ def _check_permalink(value: Any, key: str, problems: list[Problem]) -> Any:
         return None
     fields = set(re.findall(r"\{([^}]*)\}", value))
     unknown = fields - set(PERMALINK_FIELDS)
-    if unknown or "slug" not in fields or not value.startswith("/") or ".." in value:
+    unsafe = "\\" in value or any(ord(c) < 32 for c in value) or value.startswith("//")
+    if unknown or "slug" not in fields or not value.startswith("/") or ".." in value or unsafe:
         problems.append(Problem(
             f"'{key}': expected a path starting with '/' that contains {{slug}} and only "
             f"{', '.join('{' + f + '}' for f in PERMALINK_FIELDS)}, got {value!r}", CONFIG_FILE))

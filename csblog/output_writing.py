@@ -1,11 +1,13 @@
-"""Write rendered pages and copy static files into the output folder, atomically.
+"""Write rendered pages and copy static files into the output folder, all or nothing.
 
-A build writes into a staging folder beside the output and swaps it in only when everything
-succeeded, so a failed or interrupted build leaves the previous output exactly as it was. A page
-whose bytes did not change is hard-linked from the previous output instead of rewritten, so it
-keeps its modification time (cheap deploys and rsync). Files an earlier build wrote and this one
-does not are dropped; files the writer put into the output folder themselves are carried over.
-What csblog wrote is recorded in a manifest in the cache folder.
+A build stages the files whose bytes changed in a folder beside the output and moves them into
+place only when everything succeeded, so a failed build leaves the previous output exactly as it
+was. The move is journalled, with a backup of every file it replaces or removes: a build killed
+while moving is rolled back by the next run. Unchanged files are never touched, so they keep their
+modification times (cheap deploys and rsync) and a build that changes little costs little. Files
+an earlier build wrote and this one does not are removed; files the writer put into the output
+folder themselves are never touched. What csblog wrote is recorded in a manifest in the cache
+folder. A first build into a missing output folder is staged whole and renamed into place.
 """
 
 from __future__ import annotations
@@ -85,11 +87,20 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def recover_leftovers(output: Path) -> None:
-    """Clear what an interrupted build left beside the output folder.
+def _journal(staging: Path) -> dict[str, list[str]] | None:
+    try:
+        data = json.loads((staging / "journal.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
-    A build killed between its two renames leaves the previous output as '.<name>.csblog-old-*':
-    it is put back if the output folder is missing. Staging folders are removed.
+
+def recover_leftovers(output: Path) -> None:
+    """Undo what an interrupted build left beside the output folder.
+
+    A build killed while moving its files into place left a journal: the files it had placed are
+    taken out again and the backups of what they replaced are put back. Staging folders are then
+    removed. (Folders named '-old-' come from csblog 0.1's whole-folder swap.)
     """
     parent, name = output.parent, output.name
     if not parent.is_dir():
@@ -101,11 +112,26 @@ def recover_leftovers(output: Path) -> None:
             else:
                 shutil.rmtree(entry, ignore_errors=True)
         elif entry.name.startswith(f".{name}{_STAGING}"):
+            journal = _journal(entry)
+            if journal is not None:
+                _roll_back(output, entry, journal)
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _roll_back(output: Path, staging: Path, journal: dict[str, list[str]]) -> None:
+    for rel in journal.get("added", []):
+        target = output / rel
+        if target.is_file() and not (staging / "new" / rel).exists():
+            target.unlink()  # it was moved into place: take it out again
+    for rel in journal.get("replaced", []) + journal.get("removed", []):
+        backup = staging / "old" / rel
+        if backup.is_file():
+            (output / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(backup, output / rel)
+
+
 class OutputWriter:
-    """Writes one build into a staging folder; `commit()` swaps it in.
+    """Stages one build beside the output folder; `commit()` puts it in place.
 
     Use as a context manager: leaving the block without committing (an error, Ctrl-C) removes
     the staging folder and leaves the output untouched.
@@ -119,12 +145,15 @@ class OutputWriter:
         self.previous: dict[str, list[int | str]] = {}
         self.entries: dict[str, list[int | str]] = {}
         self.origins: dict[str, str] = {}
+        self.staged: list[str] = []  # files whose bytes changed (or are new)
+        self.fresh = False  # no output folder yet: stage everything and rename the folder
         self.written = 0
         self.unchanged = 0
 
     def __enter__(self) -> OutputWriter:
         recover_leftovers(self.output)
         self.previous = self._load_manifest()
+        self.fresh = not self.output.exists()
         self.staging.mkdir(parents=True)
         return self
 
@@ -152,19 +181,22 @@ class OutputWriter:
             raise CsblogError(f"{origin} and {self.origins[rel]} would both be written to {rel}",
                               hint="give one of them another slug or file name")
         digest = _digest(data)
-        target = self.staging / rel
+        self.origins[rel] = origin
+        current = self._unchanged(rel, len(data), digest)
+        if current is not None:
+            self.entries[rel] = current
+            self.unchanged += 1
+            return
+        target = self.staging / "new" / rel
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if not self._link_unchanged(rel, len(data), digest, target):
-                target.write_bytes(data)
-                self.written += 1
+            target.write_bytes(data)
         except OSError as exc:
-            raise CsblogError(f"cannot write {rel} in the output folder: {exc.strerror}",
-                              str(self.output / rel),
+            raise CsblogError(f"cannot write {rel}: {exc.strerror}", str(self.output / rel),
                               hint="check that the output folder's parent is writable") from None
-        stat = target.stat()
-        self.entries[rel] = [len(data), digest, stat.st_mtime_ns]
-        self.origins[rel] = origin
+        self.staged.append(rel)
+        self.entries[rel] = [len(data), digest, 0]  # the time is known once in place
+        self.written += 1
 
     def write_page(self, page: RenderedPage) -> None:
         self.write(page.path, page.data, "a generated page")
@@ -176,65 +208,85 @@ class OutputWriter:
             raise CsblogError(f"cannot read the file: {exc.strerror}", copy.origin) from None
         self.write(copy.path, data, copy.origin)
 
-    def _link_unchanged(self, rel: str, size: int, digest: str, target: Path) -> bool:
-        """Hard-link the previous output's file when it is what this build would write."""
+    def _unchanged(self, rel: str, size: int, digest: str) -> list[int | str] | None:
+        """The manifest entry when the output already holds exactly these bytes."""
         old = self.previous.get(rel)
-        if old is None or old[0] != size or old[1] != digest:
-            return False
+        if self.fresh or old is None or old[0] != size or old[1] != digest:
+            return None
         current = self.output / rel
         try:
             stat = current.lstat()
             if not current.is_file() or stat.st_size != size:
-                return False
+                return None
             if stat.st_mtime_ns != old[2] and _digest(current.read_bytes()) != digest:
-                return False  # changed by hand since: write it anew
-            os.link(current, target)
+                return None  # changed by hand since: write it anew
         except OSError:
-            return False
-        self.unchanged += 1
-        return True
-
-    def _carry_over_own_files(self) -> None:
-        """Files in the output that no csblog build wrote belong to the writer: keep them."""
-        if not self.output.is_dir():
-            return
-        for dirpath, _dirnames, filenames in os.walk(self.output):
-            for name in filenames:
-                path = Path(dirpath) / name
-                rel = path.relative_to(self.output).as_posix()
-                if rel in self.previous or rel in self.entries:
-                    continue
-                target = self.staging / rel
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                except OSError:
-                    raise CsblogError(
-                        f"your own file {rel} in the output folder stands where csblog writes "
-                        "a page now", str(path),
-                        hint="move that file out of the output folder") from None
-                if path.is_symlink():
-                    os.symlink(os.readlink(path), target)
-                else:
-                    try:
-                        os.link(path, target)
-                    except OSError:
-                        shutil.copy2(path, target)
+            return None
+        return [size, digest, stat.st_mtime_ns]
 
     def commit(self) -> WriteReport:
-        """Swap the staged build in for the output folder and record what was written."""
-        self._carry_over_own_files()
-        removed = sum(1 for rel in self.previous if rel not in self.entries)
-        old = self.output.parent / f".{self.output.name}{_OLD}{os.getpid()}"
-        if self.output.exists():
-            os.rename(self.output, old)
-        os.rename(self.staging, self.output)
+        """Put the staged files in place (journalled) and record what was written."""
+        removed = [rel for rel in self.previous if rel not in self.entries]
+        if self.fresh:
+            new = self.staging / "new"
+            new.mkdir(exist_ok=True)
+            os.rename(new, self.output)
+        else:
+            self._move_into_place(removed)
+        for rel in self.staged:
+            self.entries[rel][2] = (self.output / rel).stat().st_mtime_ns
         self.manifest_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"files": self.entries}, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.manifest_file)
-        if old.exists():
-            shutil.rmtree(old, ignore_errors=True)
-        return WriteReport(self.written, self.unchanged, removed)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return WriteReport(self.written, self.unchanged, len(removed) if not self.fresh else 0)
+
+    def _move_into_place(self, removed: list[str]) -> None:
+        output, staging = self.output, self.staging
+        replaced = [rel for rel in self.staged
+                    if (output / rel).is_file() or (output / rel).is_symlink()]
+        added = [rel for rel in self.staged if rel not in set(replaced)]
+        for rel in added:  # a writer's own file or folder in the way stops the build now
+            _check_free(output, rel)
+        journal = staging / "journal.json"
+        journal.write_text(json.dumps({"added": added, "replaced": replaced,
+                                       "removed": removed}), encoding="utf-8")
+        for rel in replaced + removed:  # backups first, so a kill can always be undone
+            target = output / rel
+            if target.is_file():
+                backup = staging / "old" / rel
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                os.link(target, backup)
+        for rel in self.staged:
+            (output / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / "new" / rel, output / rel)
+        for rel in removed:
+            target = output / rel
+            if target.is_file() or target.is_symlink():
+                target.unlink()
+                _prune_empty_parents(target.parent, output)
+        journal.unlink()
+
+
+def _check_free(output: Path, rel: str) -> None:
+    target = output / rel
+    parent = target.parent
+    while parent != output:
+        if parent.exists() and not parent.is_dir():
+            raise CsblogError(f"a file of yours in the output folder, {parent.relative_to(output)},"
+                              f" stands where csblog writes {rel}", str(parent),
+                              hint="move that file out of the output folder")
+        parent = parent.parent
+    if target.is_dir():
+        raise CsblogError(f"a folder of yours in the output folder stands where csblog writes "
+                          f"{rel}", str(target), hint="move that folder out of the output folder")
+
+
+def _prune_empty_parents(folder: Path, output: Path) -> None:
+    while folder != output and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def copy_problems(writer: OutputWriter, copies: list[CopiedFile]) -> list[Problem]:

@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="also check links to other sites (slow; needs the network)")
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="for each external link (default: 10)")
+    serve = commands.add_parser("serve", help="build, serve on this machine, and reload "
+                                               "open pages on every save")
+    serve.add_argument("--port", type=int, default=8000, help="default: 8000")
+    serve.add_argument("--bind", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--drafts", action="store_true", help="include drafts")
+    serve.add_argument("--future", action="store_true", help="include posts dated in the future")
+    serve.add_argument("--open", action="store_true", help="open the site in a browser")
+
     deploy = commands.add_parser("deploy", help="build for production and publish")
     deploy.add_argument("target", nargs="?", help="a [deploy.NAME] from csblog.toml "
                                                   "(default: the first)")
@@ -122,6 +131,31 @@ def _cmd_check(args: argparse.Namespace, site_dir: Path) -> int:
     print(f"Checked {report.pages} pages and {report.links} links{external}: "
           f"{len(report.errors)} errors, {len(report.warnings)} warnings")
     return 1 if report.errors else 0
+
+
+def _cmd_serve(args: argparse.Namespace, site_dir: Path) -> int:
+    import time
+    import webbrowser
+
+    from csblog.serving import ServeOptions, Session
+
+    session = Session(site_dir, ServeOptions(port=args.port, bind=args.bind, drafts=args.drafts,
+                                             future=args.future),
+                      say=lambda text: print(text, flush=True))
+    url = session.start()
+    if session.last_report is not None:
+        print(_summary(session.last_report))
+    print(f"Serving {url} (watching for changes; Ctrl-C to stop)", flush=True)
+    if args.open:
+        webbrowser.open(url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        session.stop()
+    return 0
 
 
 def _cmd_deploy(args: argparse.Namespace, site_dir: Path) -> int:
@@ -209,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_new(args, site_dir)
         if args.command == "check":
             return _cmd_check(args, site_dir)
+        if args.command == "serve":
+            return _cmd_serve(args, site_dir)
         if args.command == "deploy":
             return _cmd_deploy(args, site_dir)
         if args.command == "ci":

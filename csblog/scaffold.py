@@ -93,7 +93,7 @@ def init_site(target: Path, today: datetime) -> list[Path]:
     ignore = target / ".gitignore"
     if not ignore.exists():  # an existing one is the writer's: leave it as it is
         _write_new(ignore, "# what csblog builds: not your work, so not worth versioning\n"
-                           "public/\n.csblog-cache/\n")
+                           "public/\n.csblog-cache/\n.csblog-serve/\n")
         files[ignore] = ""
     (target / "static").mkdir(exist_ok=True)
     return list(files)

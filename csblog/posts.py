@@ -114,6 +114,7 @@ class Post:
     tags: tuple[Tag, ...] = ()
     authors: tuple[Author, ...] = ()
     comment_count: int = 0
+    author_line: int | None = None  # where the front matter names the authors, for messages
 
 
 @dataclass(frozen=True)
@@ -201,10 +202,11 @@ class FieldReader:
     problems: list[Problem]
 
     def fail(self, key: str, message: str, hint: str | None = None) -> None:
-        self.problems.append(Problem(f"'{key}': {message}", self.doc.rel, self._line(key),
+        self.problems.append(Problem(f"'{key}': {message}", self.doc.rel, self.line(key),
                                      hint=hint))
 
-    def _line(self, key: str) -> int | None:
+    def line(self, key: str) -> int | None:
+        """The line of the file where the front matter sets `key`."""
         pattern = re.compile(rf"^{re.escape(key)}\s*:")
         for offset, line in enumerate(self.doc.meta_lines):
             if pattern.match(line):
@@ -483,6 +485,7 @@ def make_post(doc: Document, rendered: Any, settings: ContentSettings,
         reply_to=reply_to,
         aliases=_aliases(reader),
         extra=_extra(doc, KNOWN_POST_KEYS),
+        author_line=reader.line("authors") or reader.line("author"),
     )
 
 

@@ -294,7 +294,7 @@ def build_site(
             author = lookup.get(key) or lookup.get(key.casefold())
             if author is None and profile_ids and _looks_like_id(key):
                 problems.append(Problem(
-                    f"'author': there is no author profile '{key}'", post.source,
+                    f"'author': there is no author profile '{key}'", post.source, post.author_line,
                     hint=f"known author ids: {', '.join(profile_ids)} (a profile is "
                          f"content/authors/{key}.md; a plain name needs a capital or a space)"))
             if author is None:

@@ -115,6 +115,27 @@ def test_arbitrary_file(workdir: Path, source: str) -> None:
     build_or_error(root, source)
 
 
+@BUILDS
+@given(meta=front_matter, body=markdown_text)
+def test_arbitrary_reply(workdir: Path, meta: dict[str, Any], body: str) -> None:
+    root = _fresh_site(workdir, "reply")
+    (root / POST).parent.mkdir(parents=True, exist_ok=True)
+    (root / POST).write_text("---\ntitle: X\n---\nText.\n", encoding="utf-8")
+    reply = root / "content/comments/x/r.md"
+    reply.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump({"name": "R", "date": "2024-01-02", **meta}, allow_unicode=True)
+    reply.write_text(f"---\n{text}---\n{body}\n", encoding="utf-8", newline="")
+    try:
+        build(root)
+    except CsblogError as exc:
+        assert exc.exit_code == 1 and exc.problems
+        return
+    doc = page(root / "public", "/posts/x/")
+    assert [s.get("type") for s in doc.xpath("//script")] == ["application/ld+json"]
+    for value in doc.xpath("//article[@id='reply-1']//@href | //article[@id='reply-1']//@src"):
+        assert value.startswith(("http://", "https://", "mailto:", "#")), value
+
+
 # --- slugs ----------------------------------------------------------------------------------
 
 ASCII_SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")

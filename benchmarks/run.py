@@ -46,8 +46,9 @@ posts_per_page = 10
 
 @dataclass
 class Timing:
-    seconds: float
+    seconds: float  # wall clock
     peak_mb: float
+    cpu: float  # user + system seconds of the process and the children it waited for
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Results:
     """Every measurement: (size, tool, kind) -> list of timings, one per run."""
 
     runs: dict[tuple[int, str, str], list[Timing]] = field(default_factory=dict)
+    loads: list[float] = field(default_factory=list)
 
     def add(self, size: int, tool: str, kind: str, timing: Timing) -> None:
         self.runs.setdefault((size, tool, kind), []).append(timing)
@@ -77,7 +79,8 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> 
         process.stderr.close()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed in {cwd} ({process.returncode}):\n{stderr}")
-    return Timing(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    # ru_maxrss is in KiB on Linux; the times include reaped children (csblog's workers)
+    return Timing(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def remove(path: Path) -> None:
@@ -214,13 +217,16 @@ def table(results: Results, sizes: list[int], peers: bool, runs: int) -> str:
     if peers:
         head += " Pelican | Hugo | csblog ÷ Pelican | csblog ÷ Hugo |"
         rule += "---|---|---|---|"
-    lines = [f"Medians of {runs} run(s); cold builds exclude deleting the old output.", "",
-             head, rule]
-    rows = [("cold", "cold", "s"), ("one essay edited", "edit", "s"),
-            ("no change", "nochange", "s"), ("peak memory (cold)", "cold", "MB")]
+    lines = [f"Medians of {runs} run(s); cold builds exclude deleting the old output. "
+             "Wall = elapsed; CPU = user + system time of the build and its worker processes.",
+             "", head, rule]
+    rows = [("cold, wall", "cold", "seconds"), ("cold, CPU", "cold", "cpu"),
+            ("one essay edited, wall", "edit", "seconds"), ("one essay edited, CPU", "edit", "cpu"),
+            ("no change, wall", "nochange", "seconds"), ("no change, CPU", "nochange", "cpu"),
+            ("peak memory (cold)", "cold", "peak_mb")]
     for size in sizes:
-        for label, kind, unit in rows:
-            attr = "peak_mb" if unit == "MB" else "seconds"
+        for label, kind, attr in rows:
+            unit = "MB" if attr == "peak_mb" else "s"
             ours = results.median(size, "csblog", kind, attr)
             line = f"| {size:,} | {label} | {fmt(ours, unit)} |"
             if peers:
@@ -231,8 +237,15 @@ def table(results: Results, sizes: list[int], peers: bool, runs: int) -> str:
             lines.append(line)
     startup = results.median(0, "csblog", "startup")
     lines += ["", f"Python start-up + importing csblog (the floor of any csblog build): "
-                  f"{fmt(startup)}"]
+                  f"{fmt(startup)}", f"Load average during the runs (1 min): {load_note(results)}"]
     return "\n".join(lines)
+
+
+def load_note(results: Results) -> str:
+    loads = results.loads
+    if not loads:
+        return "–"
+    return f"{min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} CPUs"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             for peer in peers:
                 peer.prepare_edit()
         for run in range(args.runs):
+            results.loads.append(os.getloadavg()[0])
             word = f"edited{run}x{int(time.time())}"
             results.add(size, "csblog", "cold", ours.cold())
             for peer in peers:
@@ -273,14 +287,16 @@ def main(argv: list[str] | None = None) -> int:
                 results.add(size, peer.name, "edit", peer.edit(word))
             results.add(size, "csblog", "nochange", ours.no_change())
             results.add(0, "csblog", "startup", ours.startup())
-            done = {k[1] + " " + k[2]: f"{v[-1].seconds:.2f}s" for k, v in results.runs.items()
-                    if k[0] == size}
+            results.loads.append(os.getloadavg()[0])
+            done = {k[1] + " " + k[2]: f"{v[-1].seconds:.2f}s/{v[-1].cpu:.2f}cpu"
+                    for k, v in results.runs.items() if k[0] == size}
             print(f"  run {run + 1}/{args.runs}: {done}", file=sys.stderr)
     print(table(results, sizes, args.peers, args.runs))
     if args.json:
         args.json.write_text(json.dumps(
             [{"size": s, "tool": t, "kind": k, "seconds": [x.seconds for x in v],
-              "peak_mb": [x.peak_mb for x in v]} for (s, t, k), v in results.runs.items()],
+              "peak_mb": [x.peak_mb for x in v], "cpu": [x.cpu for x in v]}
+             for (s, t, k), v in results.runs.items()],
             indent=1), encoding="utf-8")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)

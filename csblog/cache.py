@@ -18,7 +18,7 @@ import os
 import pickle
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +238,7 @@ class BuildStamp:
 
     inputs: str  # input_fingerprint()
     valid_until: float | None  # POSIX time at which a future post becomes due, if any
+    report: Mapping[str, Any] = field(default_factory=dict)  # JSON: to repeat the summary line
 
 
 def _stamp_path(cache_dir: Path, output: Path) -> Path:
@@ -248,7 +249,7 @@ def _stamp_path(cache_dir: Path, output: Path) -> Path:
 def load_stamp(cache_dir: Path, output: Path) -> BuildStamp | None:
     try:
         data = json.loads(_stamp_path(cache_dir, output).read_text(encoding="utf-8"))
-        return BuildStamp(str(data["inputs"]), data.get("valid_until"))
+        return BuildStamp(str(data["inputs"]), data.get("valid_until"), data.get("report", {}))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -259,8 +260,8 @@ def save_stamp(cache_dir: Path, output: Path, stamp: BuildStamp) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"inputs": stamp.inputs, "valid_until": stamp.valid_until}),
-                       encoding="utf-8")
+        tmp.write_text(json.dumps({"inputs": stamp.inputs, "valid_until": stamp.valid_until,
+                                   "report": dict(stamp.report)}), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass

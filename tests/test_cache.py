@@ -222,9 +222,10 @@ def test_a_build_stamp_is_current_until_an_input_changes_or_a_post_falls_due(
         tmp_path: Path) -> None:
     cache_dir, output = tmp_path / CACHE_DIR, tmp_path / "public"
     assert not is_current(load_stamp(cache_dir, output), "abc", now=100.0)
-    save_stamp(cache_dir, output, BuildStamp("abc", valid_until=200.0))
+    save_stamp(cache_dir, output, BuildStamp("abc", valid_until=200.0, report={"posts": 2}))
     stamp = load_stamp(cache_dir, output)
     assert is_current(stamp, "abc", now=100.0)
+    assert stamp is not None and stamp.report == {"posts": 2}
     assert not is_current(stamp, "abd", now=100.0)
     assert not is_current(stamp, "abc", now=200.0)
     forget_stamp(cache_dir, output)

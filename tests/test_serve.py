@@ -37,7 +37,7 @@ def get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def wait_for(session: Session, generation: int, timeout: float = 15) -> str:
+def wait_for(session: Session, generation: int, timeout: float = 90) -> str:
     """The kind of the next event after `generation` ('reload', 'css', 'error', 'ok')."""
     status = session.live.wait(generation, timeout)
     assert status.generation > generation, "no rebuild happened"
@@ -106,7 +106,7 @@ def test_the_event_stream_carries_the_reload(served: tuple[Session, str]) -> Non
     lines: list[str] = []
 
     def listen() -> None:
-        with urllib.request.urlopen(url + "__csblog/events", timeout=20) as stream:
+        with urllib.request.urlopen(url + "__csblog/events", timeout=90) as stream:
             for raw in stream:
                 lines.append(raw.decode().strip())
                 if lines[-1].startswith("data:") and "event: reload" in lines:
@@ -116,7 +116,7 @@ def test_the_event_stream_carries_the_reload(served: tuple[Session, str]) -> Non
     listener.start()
     time.sleep(0.3)
     edit(session.site_dir / "content/posts/2024-01-01-first.md", post("First", "Changed."))
-    listener.join(timeout=20)
+    listener.join(timeout=90)
     assert "event: reload" in lines
 
 

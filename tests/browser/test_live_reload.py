@@ -14,7 +14,7 @@ from csblog.serving import ServeOptions, Session
 ESSAY = "content/posts/2024-08-17-the-night-clerk.md"
 
 
-def wait_until(check: object, timeout: float = 20) -> bool:
+def wait_until(check: object, timeout: float = 90) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():  # type: ignore[operator]

@@ -123,6 +123,7 @@ def _roll_back(output: Path, staging: Path, journal: dict[str, list[str]]) -> No
         target = output / rel
         if target.is_file() and not (staging / "new" / rel).exists():
             target.unlink()  # it was moved into place: take it out again
+        _prune_empty_parents(target.parent, output)  # and the folders made for it
     for rel in journal.get("replaced", []) + journal.get("removed", []):
         backup = staging / "old" / rel
         if backup.is_file():
@@ -160,6 +161,9 @@ class OutputWriter:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self.staging.exists():
+            journal = _journal(self.staging)
+            if journal is not None:  # stopped (Ctrl-C, an error) while moving files into place
+                _roll_back(self.output, self.staging, journal)
             shutil.rmtree(self.staging, ignore_errors=True)
 
     def _load_manifest(self) -> dict[str, list[int | str]]:

@@ -384,3 +384,119 @@ def test_new_does_not_write_through_a_dangling_link(tmp_path: Path, run_cli: Run
     result = run_cli("-C", str(root), "new", "Placeholder")
     assert result.exit_code != 0
     assert not target.exists()
+
+
+# --- interrupted while moving the new files into place ----------------------------------------
+
+def _site_about_to_change(root: Path) -> tuple[Path, dict[str, bytes]]:
+    """A built site, and a change to it that replaces, adds and removes output files."""
+    from csblog.build import build
+
+    make_site(root, BASIC, {f"content/posts/2024-01-{i + 1:02d}-essay-{i}.md":
+                            post(f"Essay {i}", tags=[f"t{i % 4}"]) for i in range(20)})
+    build(root)
+    output = root / "public"
+    (output / "CNAME").write_text("mine\n", encoding="utf-8")
+    before = files(output)
+    (root / "csblog.toml").write_text(BASIC.replace('"Safe"', '"Renamed"'), encoding="utf-8")
+    for i in range(3):
+        (root / f"content/posts/2024-01-{i + 1:02d}-essay-{i}.md").unlink()
+        (root / f"content/posts/2024-02-{i + 1:02d}-new-{i}.md").write_text(
+            post(f"New {i}", tags=["fresh"]), encoding="utf-8")
+    return output, before
+
+
+def _clean_build(root: Path, tmp_path: Path) -> dict[str, bytes]:
+    """What a build from nothing of the same site writes (plus the writer's CNAME)."""
+    from csblog.build import BuildOptions, build
+
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns("public", ".csblog-cache"))
+    build(clean, BuildOptions(output_dir="out"))
+    return {**files(clean / "out"), "CNAME": b"mine\n"}
+
+
+@pytest.mark.parametrize("moves", [1, 10, 30])
+def test_ctrl_c_while_moving_files_in_leaves_the_previous_output(
+        moves: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from csblog.build import build
+
+    root = tmp_path / "site"
+    output, before = _site_about_to_change(root)
+    real_replace = os.replace
+    count = 0
+
+    def interrupted(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        nonlocal count
+        if ".csblog-staging-" in str(src) and f"{os.sep}new{os.sep}" in str(src):
+            count += 1
+            if count == moves:
+                raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build(root)
+    monkeypatch.undo()
+    assert count == moves, "the build never got to moving files"
+    assert files(output) == before, "Ctrl-C while moving files left a mix of two builds"
+    folders = {p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_dir()}
+    assert folders == {parent.as_posix() for rel in before for parent in Path(rel).parents
+                       if parent != Path(".")}, "folders of the new build were left"
+    assert leftovers(output) == []
+
+
+KILL_WHILE_MOVING = """
+import os, sys
+real_replace = os.replace
+count = 0
+def replace(src, dst):
+    global count
+    if ".csblog-staging-" in str(src) and os.sep + "new" + os.sep in str(src):
+        count += 1
+        if count == {moves}:
+            os._exit(137)  # as if killed: nothing runs after this
+    real_replace(src, dst)
+os.replace = replace
+from csblog.cli import main
+sys.exit(main(["-C", {root!r}, "build"]))
+"""
+
+
+def _kill_while_moving(root: Path, moves: int) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run([sys.executable, "-c", KILL_WHILE_MOVING.format(moves=moves,
+                                                                          root=str(root))],
+                          capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert done.returncode == 137, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("moves", [1, 30])
+def test_killed_while_moving_files_in_the_next_build_repairs(
+        moves: int, tmp_path: Path, build_site: Runner) -> None:
+    root = tmp_path / "site"
+    output, _before = _site_about_to_change(root)
+    _kill_while_moving(root, moves)
+    result = build_site(root)
+    assert result.exit_code == 0, result.stderr
+    assert leftovers(output) == []
+    assert files(output) == _clean_build(root, tmp_path)
+
+
+# the journal is read only when the next build starts writing (OutputWriter.__enter__), so a
+# next build that stops earlier on a content error leaves the half-moved files: recovery belongs
+# at the start of build() (build.py is not mine to change: see the report)
+@pytest.mark.xfail(strict=True, reason="leftovers are recovered only when a build writes")
+@pytest.mark.parametrize("moves", [1, 30])
+def test_killed_while_moving_files_in_a_failing_next_build_restores(
+        moves: int, tmp_path: Path, build_site: Runner) -> None:
+    root = tmp_path / "site"
+    output, before = _site_about_to_change(root)
+    _kill_while_moving(root, moves)
+    (root / "content/posts/2024-03-01-broken.md").write_text("---\ntitle: [\n---\n",
+                                                             encoding="utf-8")
+    result = build_site(root)
+    assert result.exit_code == 1, result.stderr
+    assert files(output) == before, "the half-moved build was left in place"
+    assert leftovers(output) == []

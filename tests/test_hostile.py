@@ -338,3 +338,22 @@ def test_control_characters_keep_feeds_well_formed(tmp_path: Path, build_site: R
         parse_xml(output / feed)  # raises on a character XML forbids
     (item,) = parse_xml(output / "feed.xml").iter("item")
     assert item.findtext("title") == "Pasted title with controls"
+
+
+@pytest.mark.parametrize("address", ["a?bcc=victim@example.org", "a&cc=x@example.org",
+                                     "a%0D%0Abcc:x@example.org", "a#frag@example.org",
+                                     "a+b@example.org"])
+def test_mailto_address_cannot_inject(address: str, tmp_path: Path, build_site: Runner) -> None:
+    root = make_site(tmp_path / "site", 'base_url = "https://example.org/"\n',
+                     {"content/posts/2024-03-05-mail.md": post("Mail", slug="mail",
+                                                               reply_to=address)})
+    result = build_site(root)
+    if result.exit_code == 1:  # refused as an address: fine, if it names the key
+        assert "'reply_to'" in result.stderr, result.stderr
+        return
+    assert result.exit_code == 0, result.stderr
+    doc = page(root / "public", "/posts/mail/")
+    (href,) = {str(h) for h in doc.xpath("//a[starts-with(@href, 'mailto:')]/@href")}
+    parts = urlsplit(href)
+    assert parts.fragment == "" and unquote(parts.path) == address
+    assert list(parse_qs(parts.query, strict_parsing=True)) == ["subject"]

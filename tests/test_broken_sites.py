@@ -161,6 +161,7 @@ def test_broken_site(name: str, tmp_path: Path, build_site: Runner) -> None:
     if expected.symlinks:
         make_outside(tmp_path / "outside")
     for link, target in expected.symlinks:
+        (root / link).parent.mkdir(parents=True, exist_ok=True)
         (root / link).symlink_to(tmp_path / target)
     fifo = tmp_path / "outside" / "secret.md"
     if fifo.exists():

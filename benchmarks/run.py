@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--peers", action="store_true",
                         help="also time Pelican and Hugo (set up under $PEERS when missing)")
+    parser.add_argument("--peer-tools", default="pelican,hugo",
+                        help="which peers to time with --peers (default: pelican,hugo)")
     parser.add_argument("--peers-dir", type=Path,
                         default=Path(os.environ.get("PEERS", "/tmp/peers")))
     parser.add_argument("--workers", type=int, default=None,
@@ -273,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         ours = Csblog(make_csblog_site(work, size), args.workers)
         peers: list[Pelican | Hugo] = []
         if args.peers:
-            peers = [Pelican(args.peers_dir, size), Hugo(args.peers_dir, size)]
+            tools = {t.strip().lower() for t in args.peer_tools.split(",")}
+            if "pelican" in tools:
+                peers.append(Pelican(args.peers_dir, size))
+            if "hugo" in tools:
+                peers.append(Hugo(args.peers_dir, size))
             for peer in peers:
                 peer.prepare_edit()
         for run in range(args.runs):

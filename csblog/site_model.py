@@ -8,6 +8,7 @@ are resolved to URLs; and two sources that would write the same file are an erro
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import posixpath
 import re
 from collections import Counter, defaultdict
@@ -177,19 +178,40 @@ def _author_lookup(profiles: Iterable[Author]) -> dict[str, Author]:
 
 def _related(posts: tuple[Post, ...], members: Mapping[str, list[Post]], limit: int
              ) -> dict[str, tuple[Post, ...]]:
-    """Posts sharing the most tags, newest first among equals."""
+    """Posts sharing the most tags, newest first among equals.
+
+    Counting every post of every tag is quadratic (12 s at 5,000 essays), so: the few posts
+    that share two or more tags are found by set intersections (in C), and the rest of the
+    places are filled from the tags' lists, which are newest first, merged in order. The result
+    is the same as sorting every post that shares a tag by (-shared tags, position).
+    """
     order = {post.id: index for index, post in enumerate(posts)}
+    id_sets = {slug: {p.id for p in ps} for slug, ps in members.items()}
+    positions = {slug: [order[p.id] for p in ps] for slug, ps in members.items()}
+    both: dict[tuple[str, str], set[str]] = {}
     related: dict[str, tuple[Post, ...]] = {}
     for post in posts:
         if limit == 0 or not post.tags:
             related[post.id] = ()
             continue
-        shared: Counter[str] = Counter()
-        for tag in post.tags:
-            for other in members[tag.slug]:
-                if other.id != post.id:
-                    shared[other.id] += 1
-        best = sorted(shared, key=lambda pid: (-shared[pid], order[pid]))[:limit]
+        slugs = [tag.slug for tag in post.tags]
+        sets = [id_sets[slug] for slug in slugs]
+        several: set[str] = set()
+        for i in range(len(slugs)):
+            for j in range(i + 1, len(slugs)):
+                pair = (slugs[i], slugs[j])
+                if pair not in both:  # a site has few tags: each pair is intersected once
+                    both[pair] = sets[i] & sets[j]
+                several |= both[pair]
+        several.discard(post.id)
+        best = sorted(several, key=lambda pid: (-sum(pid in s for s in sets), order[pid]))[:limit]
+        if len(best) < limit:
+            for index in heapq.merge(*(positions[slug] for slug in slugs)):
+                pid = posts[index].id
+                if pid != post.id and pid not in several and pid not in best:
+                    best.append(pid)
+                    if len(best) == limit:
+                        break
         related[post.id] = tuple(posts[order[pid]] for pid in best)
     return related
 

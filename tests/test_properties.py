@@ -7,6 +7,7 @@ rewrites (hypothesis does not reset function-scoped fixtures between examples).
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import unicodedata
@@ -214,3 +215,36 @@ def test_text_never_becomes_markup(workdir: Path, baseline: tuple[set[str], set[
         assert not re.sub(r"[\x00-\x20]", "", href).lower().startswith("javascript:")
     for link in doc.xpath("//a[contains(@href, '/tags/') or contains(@href, '/authors/')]/@href"):
         assert re.fullmatch(r"/(tags|authors)/([a-z0-9]+(-[a-z0-9]+)*/)?", link), link
+
+
+# --- arbitrary settings -----------------------------------------------------------------------
+
+CONFIG_KEYS = ["title", "description", "base_url", "language", "timezone", "author", "email",
+               "posts_per_page", "theme", "output_dir", "comments", "unicode_slugs",
+               "related_posts", "toc_min_headings", "date_format", "no_such_key"]
+TABLE_KEYS = {"permalinks": ["posts"], "feed": ["full_content", "limit"],
+              "markdown": ["extensions"], "extra": ["anything"]}
+toml_scalars = (st.text(max_size=30).map(lambda t: json.dumps(t, ensure_ascii=False))
+                | st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str)
+                | st.booleans().map(lambda b: "true" if b else "false")
+                | st.sampled_from(['"/posts/{slug}/"', '"/{year}/{month}/{slug}.html"',
+                                   '"%Y %B %-d %%"', '"Europe/Lisbon"', '"Mars/Olympus"',
+                                   '"https://example.org/blog/"', '"ftp://x"', '"public"',
+                                   '["extra", "toc"]', '["no.such.extension"]', "0", "-1"]))
+toml_values = toml_scalars | st.lists(toml_scalars, max_size=3).map(
+    lambda items: "[" + ", ".join(items) + "]")
+
+
+@BUILDS
+@given(top=st.dictionaries(st.sampled_from(CONFIG_KEYS), toml_values, max_size=6),
+       tables=st.dictionaries(st.sampled_from(sorted(TABLE_KEYS)), st.data(), max_size=2),
+       )
+def test_arbitrary_settings(workdir: Path, top: dict[str, str], tables: dict[str, Any]) -> None:
+    lines = [f"{key} = {value}" for key, value in top.items() if key != "output_dir"]
+    for table, data in tables.items():
+        lines.append(f"[{table}]")
+        keys = data.draw(st.lists(st.sampled_from(TABLE_KEYS[table]), unique=True, max_size=2))
+        lines += [f"{key} = {data.draw(toml_values)}" for key in keys]
+    root = _fresh_site(workdir, "settings")
+    (root / "csblog.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    build_or_error(root, "---\ntitle: Essay\ntags: [a]\n---\nWords with a [link](#x).\n")

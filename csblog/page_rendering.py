@@ -6,6 +6,7 @@ internals.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -235,6 +236,56 @@ class PageRenderer:
         page: RenderedPage = getattr(self, method)(*args)
         return page
 
+    def page_jobs(self) -> list[PageJob]:
+        """Every HTML page, in the order of `pages()`, with a key and without rendering it.
+
+        A page's key changes whenever anything it can show may have changed: its own objects
+        and every object it is given (neighbours, related essays, the posts of a listing), the
+        site-wide view every template receives, the configuration, the templates and the csblog
+        version. A build that finds the same key for a path as the last build, with that file
+        untouched in the output, can keep the file instead of rendering it.
+        """
+        memo: dict[int, str] = {}
+
+        def digest(obj: object) -> str:
+            if obj is None:
+                return "-"
+            found = memo.get(id(obj))
+            if found is None:
+                found = memo[id(obj)] = _hash(repr(obj))
+            return found
+
+        site = self.site
+        base = _hash(repr((csblog.__version__, self.config, self.view,
+                           _templates_hash(self.env))))
+        everything = _hash("".join(digest(p) for p in site.posts))
+        jobs: list[PageJob] = []
+        for spec in self._page_specs():
+            method, args = spec
+            item = args[0]
+            if method == "post_page":
+                newer, older = site.neighbours[item.id]
+                parts = [digest(item), digest(newer), digest(older),
+                         *(digest(p) for p in site.related[item.id]),
+                         repr(site.comments[item.id])]
+                path = item.path
+            elif method == "listing_page":
+                parts = [repr((item.kind, item.path, item.paginator, item.tag, item.author)),
+                         *(digest(p) for p in item.posts)]
+                path = item.path
+            elif method == "_index":
+                parts = [item, everything if item == "archive" else ""]
+                path = {"tags": TAGS_PATH, "authors": AUTHORS_PATH, "archive": ARCHIVE_PATH,
+                        "404": NOT_FOUND_PATH}[item]
+            else:  # a page or a redirect: everything it shows is in its own object
+                parts = [repr(item)]
+                path = item.path
+            jobs.append(PageJob(output_file(path), _hash("\0".join([base, method, *parts])), spec))
+        return jobs
+
+    def render_job(self, job: PageJob) -> RenderedPage:
+        return self._render_spec(job.spec)
+
     def pages(self, workers: int | None = None) -> Iterator[RenderedPage]:
         """Every HTML page of the site, in a fixed order.
 
@@ -249,6 +300,28 @@ class PageRenderer:
         else:
             for spec in specs:
                 yield self._render_spec(spec)
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """A page to render: its output path, its dependency key, and how to render it."""
+
+    path: str
+    key: str
+    spec: tuple[str, tuple[Any, ...]]
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _templates_hash(env: jinja2.Environment) -> str:
+    """The text of every template the environment can load."""
+    parts = []
+    for name in sorted(env.list_templates()):
+        source, filename, _ = env.loader.get_source(env, name) if env.loader else ("", "", None)
+        parts.append(f"{name}\0{filename}\0{source}")
+    return _hash("\0".join(parts))
 
 
 # --- rendering in forked workers -------------------------------------------------------------

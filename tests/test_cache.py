@@ -239,3 +239,43 @@ def test_pages_are_the_same_rendered_in_one_process_or_forked_workers(tmp_path: 
     one = [(p.path, p.data) for p in renderer.pages(workers=1)]
     two = [(p.path, p.data) for p in renderer.pages(workers=2)]
     assert one == two
+
+
+def _jobs_and_pages(site: Path) -> tuple[dict[str, str], dict[str, bytes]]:
+    loaded = load_site(site)
+    renderer = PageRenderer(loaded.site, loaded.config, loaded.theme)
+    jobs = renderer.page_jobs()
+    return ({job.path: job.key for job in jobs},
+            {job.path: renderer.render_job(job).data for job in jobs})
+
+
+def test_a_page_key_changes_whenever_the_page_changes(tmp_path: Path) -> None:
+    site = copy_sample_site(tmp_path / "site")
+    for name, text in essays(12).items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(text, encoding="utf-8")
+    keys, pages = _jobs_and_pages(site)
+    loaded = load_site(site)
+    renderer = PageRenderer(loaded.site, loaded.config, loaded.theme)
+    assert [p.path for p in renderer.pages(workers=1)] == list(keys)
+    assert _jobs_and_pages(site)[0] == keys  # the same sources give the same keys
+    essay = site / "content/posts/2024-01-05-essay-5.md"
+    edits = [
+        lambda: essay.write_text(essay.read_text(encoding="utf-8") + "\nMore words.\n",
+                                 encoding="utf-8"),
+        lambda: essay.write_text(essay.read_text(encoding="utf-8").replace(
+            "title: Essay 5", "title: Essay Five"), encoding="utf-8"),
+        lambda: (site / "csblog.toml").write_text(
+            (site / "csblog.toml").read_text(encoding="utf-8").replace(
+                'title = "', 'title = "New '), encoding="utf-8"),
+    ]
+    for edit in edits:
+        edit()
+        new_keys, new_pages = _jobs_and_pages(site)
+        changed = {path for path in new_pages if pages.get(path) != new_pages[path]}
+        assert changed
+        for path in changed:
+            assert keys.get(path) != new_keys[path], path
+        kept = [path for path in new_keys if keys.get(path) == new_keys[path]]
+        assert all(pages[path] == new_pages[path] for path in kept)
+        keys, pages = new_keys, new_pages

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html as html_module
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -194,6 +195,17 @@ def split_front_matter(text: str, rel: str) -> Document:
 
 # --- field checks ---------------------------------------------------------------------------
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 3, 8, 8
+_SHORT.maxstring = _SHORT.maxother = 120
+
+
+def _show(value: Any) -> str:
+    """A value for a message, cut short: YAML aliases can nest a few lines into billions of
+    items, which a plain repr() would spell out in full."""
+    return _SHORT.repr(value)
+
+
 @dataclass
 class FieldReader:
     """Reads typed fields from front matter, collecting problems instead of stopping."""
@@ -219,7 +231,7 @@ class FieldReader:
             return default
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value).strip()
-        self.fail(key, f"expected text, got {type(value).__name__} ({value!r})")
+        self.fail(key, f"expected text, got {type(value).__name__} ({_show(value)})")
         return default
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -228,7 +240,7 @@ class FieldReader:
             return default
         if isinstance(value, bool):
             return value
-        self.fail(key, f"expected true or false, got {value!r}")
+        self.fail(key, f"expected true or false, got {_show(value)}")
         return default
 
     def integer(self, key: str, default: int) -> int:
@@ -237,7 +249,7 @@ class FieldReader:
             return default
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        self.fail(key, f"expected a whole number, got {value!r}")
+        self.fail(key, f"expected a whole number, got {_show(value)}")
         return default
 
     def string_list(self, key: str) -> tuple[str, ...]:
@@ -250,7 +262,8 @@ class FieldReader:
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             items = value
         else:
-            self.fail(key, f"expected a list of words or a comma-separated text, got {value!r}",
+            self.fail(key, "expected a list of words or a comma-separated text, got "
+                           f"{_show(value)}",
                       hint=f'write e.g. {key}: ["service", "retail"] (quote numbers: "2024")')
             return ()
         seen: dict[str, None] = {}
@@ -266,7 +279,7 @@ class FieldReader:
             return None
         parsed = to_datetime(value, tz)
         if parsed is None:
-            text = str(value)
+            text = value if isinstance(value, str) else ""
             if re.match(r"^\d{1,4}[/.]\d{1,2}[/.]\d{1,4}$", text.strip()):
                 self.fail(key, f"{text!r} is ambiguous: is it day/month or month/day?",
                           hint="write dates as year-month-day: 2024-03-05")
@@ -274,7 +287,7 @@ class FieldReader:
                 self.fail(key, f"{text!r} is not a real date or time")
             else:
                 self.fail(key, f"expected a date such as 2024-03-05 or 2024-03-05 14:30, "
-                               f"got {value!r}")
+                               f"got {_show(value)}")
         return parsed
 
     def url(self, key: str) -> str | None:

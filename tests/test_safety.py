@@ -265,6 +265,25 @@ def test_ctrl_c_leaves_the_previous_output(big_site: Path, tmp_path: Path,
     _rebuild_small(root, build_site)
 
 
+def test_ctrl_c_in_a_terminal_while_parsing(big_site: Path, tmp_path: Path) -> None:
+    """A terminal sends SIGINT to the whole process group, worker processes included."""
+    root, before = _interrupted_copy(big_site, tmp_path)
+    shutil.rmtree(root / ".csblog-cache")  # parse everything again, in worker processes
+    output = root / "public"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    process = subprocess.Popen([sys.executable, "-m", "csblog", "-C", str(root), "build"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, start_new_session=True)
+    time.sleep(0.6)
+    os.killpg(process.pid, signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert files(output) == before
+    assert leftovers(output) == []
+
+
 # --- paths from front matter and settings stay inside the output ------------------------------
 
 HOSTILE_PATHS = [

@@ -26,6 +26,7 @@ from csblog.output_writing import (
     WriteReport,
     check_output_dir,
     copy_problems,
+    recover_leftovers,
 )
 from csblog.page_rendering import PageRenderer
 from csblog.parallel import ParseResult, parse_many
@@ -237,6 +238,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     config = config.with_overrides(options.base_url, options.output_dir)
     output = config.output_path
     check_output_dir(output, config.site_dir)  # before any work: it is a usage mistake
+    recover_leftovers(output)  # undo a build killed while moving files, even if this one fails
     loaded = load_site(site_dir, options, progress)
     config, theme, sources, site = loaded.config, loaded.theme, loaded.sources, loaded.site
     warnings = list(loaded.warnings)

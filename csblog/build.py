@@ -139,6 +139,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                 tick()
             else:
                 jobs.append((rel, text))
+        texts.clear()  # the jobs hold the texts still needed
         parsed_jobs = parse_many(jobs, config.markdown, workers, renderer)
         for (rel, _), parsed_job in zip(jobs, parsed_jobs, strict=True):
             results[rel] = parsed_job
@@ -148,6 +149,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                             if isinstance(fresh := results[rel], ParsedSource)})
             parsed.cache_hits = cache.hits
         parsed.rendered = len(jobs)
+        del jobs, parsed_jobs
     finally:
         if cache is not None:
             cache.close()

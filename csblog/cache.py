@@ -12,6 +12,7 @@ A cache that cannot be opened or read is ignored: the build renders everything a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -77,7 +78,6 @@ class RenderCache:
         self._db = connection
         self.fingerprint = fingerprint
         self._used: set[str] = set()
-        self._new: dict[str, bytes] = {}
         self.hits = 0
 
     def key(self, rel: str, text: str) -> str:
@@ -111,24 +111,24 @@ class RenderCache:
         return found
 
     def put_many(self, entries: Mapping[str, ParsedSource]) -> None:
-        for key, entry in entries.items():
-            self._new[key] = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
-            self._used.add(key)
+        """Add entries (stored at `close`; pickled one at a time, not all held in memory)."""
+        self._used.update(entries)
+        with contextlib.suppress(sqlite3.Error):
+            self._db.executemany(
+                "INSERT OR REPLACE INTO entries VALUES (?, ?)",
+                ((key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+                 for key, entry in entries.items()))
 
     def close(self) -> None:
         """Store the new entries, prune stale ones, close the database."""
         try:
-            with self._db:
-                if self._new:
-                    self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)",
-                                         self._new.items())
+            with self._db:  # commits what put_many inserted
                 (count,) = self._db.execute("SELECT count(*) FROM entries").fetchone()
                 if count > 2 * len(self._used) + _PRUNE_SLACK:
                     self._prune()
         except sqlite3.Error:
             pass
         finally:
-            self._new = {}
             self._db.close()
 
     def _prune(self) -> None:
@@ -276,3 +276,36 @@ def is_current(stamp: BuildStamp | None, inputs: str, now: float) -> bool:
     """True when the last build read exactly these inputs and no future post has become due."""
     return (stamp is not None and stamp.inputs == inputs
             and (stamp.valid_until is None or now < stamp.valid_until))
+
+
+# --- page keys: what each output page was rendered from ---------------------------------------
+
+PAGE_KEYS_FILE = "page-keys.json"
+
+
+def _page_keys_path(cache_dir: Path, output: Path) -> Path:
+    key = hashlib.sha1(str(output.resolve()).encode()).hexdigest()[:12]
+    return cache_dir / f"{key}-{PAGE_KEYS_FILE}"
+
+
+def load_page_keys(cache_dir: Path, output: Path) -> dict[str, str]:
+    """Output path -> the `PageJob.key` it was last rendered from ({} when unknown)."""
+    try:
+        data = json.loads(_page_keys_path(cache_dir, output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def save_page_keys(cache_dir: Path, output: Path, keys: Mapping[str, str]) -> None:
+    """Record the keys of the pages now in the output (after the output is in place)."""
+    path = _page_keys_path(cache_dir, output)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dict(keys), sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass

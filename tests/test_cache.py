@@ -23,8 +23,10 @@ from csblog.cache import (
     forget_stamp,
     input_fingerprint,
     is_current,
+    load_page_keys,
     load_stamp,
     open_cache,
+    save_page_keys,
     save_stamp,
     settings_fingerprint,
 )
@@ -279,3 +281,11 @@ def test_a_page_key_changes_whenever_the_page_changes(tmp_path: Path) -> None:
         kept = [path for path in new_keys if keys.get(path) == new_keys[path]]
         assert all(pages[path] == new_pages[path] for path in kept)
         keys, pages = new_keys, new_pages
+
+
+def test_page_keys_are_saved_and_loaded_per_output_folder(tmp_path: Path) -> None:
+    cache_dir = tmp_path / CACHE_DIR
+    assert load_page_keys(cache_dir, tmp_path / "public") == {}
+    save_page_keys(cache_dir, tmp_path / "public", {"index.html": "k1"})
+    assert load_page_keys(cache_dir, tmp_path / "public") == {"index.html": "k1"}
+    assert load_page_keys(cache_dir, tmp_path / "other") == {}

@@ -73,7 +73,8 @@ def main() -> None:
         started = time.perf_counter()
         session = Session(site, ServeOptions(port=0))
         url = session.start()
-        print(f"{args.essays} essays: first build and server start {time.perf_counter() - started:.2f} s")
+        print(f"{args.essays} essays: first build and server start "
+              f"{time.perf_counter() - started:.2f} s")
         listener = Listener(url)
         time.sleep(0.5)
         results = {}

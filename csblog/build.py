@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from csblog.cache import ParsedSource, open_cache
+from csblog.cache import ParsedSource, load_page_keys, open_cache, save_page_keys
 from csblog.config import SiteConfig, load_config
 from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
 from csblog.errors import CsblogError, Problem
@@ -245,13 +245,20 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     config, theme, sources, site = loaded.config, loaded.theme, loaded.sources, loaded.site
     warnings = list(loaded.warnings)
     renderer = PageRenderer(site, config, theme)
+    cache_dir = config.site_dir / CACHE_DIR
+    previous_keys = load_page_keys(cache_dir, output)
+    keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
-        for page in renderer.pages():
-            writer.write_page(page)
+        # a page whose key is unchanged, and whose file is as the last build left it, is kept
+        for job in renderer.page_jobs():
+            keys[job.path] = job.key
+            if previous_keys.get(job.path) != job.key or not writer.keep(job.path):
+                writer.write_page(renderer.render_job(job))
         for page in feed_files(site, config):
             writer.write_page(page)
         _raise_if(copy_problems(writer, static_copies(config, sources, site)), warnings)
         report = writer.commit()
+    save_page_keys(cache_dir, output, keys)
     return BuildReport(
         output=output,
         posts=len(site.posts),

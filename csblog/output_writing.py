@@ -19,6 +19,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG as stat_is_file
 from types import TracebackType
 
 from csblog.errors import CsblogError, Problem
@@ -201,6 +202,25 @@ class OutputWriter:
         self.staged.append(rel)
         self.entries[rel] = [len(data), digest, 0]  # the time is known once in place
         self.written += 1
+
+    def keep(self, rel: str) -> bool:
+        """Keep the output's file as the last build left it (its page did not change).
+
+        False when that cannot be trusted: no record of it, or it was changed since.
+        """
+        old = self.previous.get(rel)
+        if self.fresh or old is None or rel in self.entries:
+            return False
+        try:
+            stat = (self.output / rel).lstat()
+        except OSError:
+            return False
+        if not stat_is_file(stat.st_mode) or stat.st_size != old[0] or stat.st_mtime_ns != old[2]:
+            return False
+        self.entries[rel] = list(old)
+        self.origins[rel] = "a generated page"
+        self.unchanged += 1
+        return True
 
     def write_page(self, page: RenderedPage) -> None:
         self.write(page.path, page.data, "a generated page")

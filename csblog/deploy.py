@@ -78,7 +78,10 @@ def _git(args: list[str], cwd: Path, env: dict[str, str] | None = None,
 
 
 def _git_failure(args: list[str], stderr: str) -> str:
-    text = " ".join(stderr.strip().splitlines()[-3:])
+    lines = stderr.strip().splitlines()
+    # what the remote itself said (a hook's reason) first, then git's own last words
+    said = [line for line in lines if line.startswith("remote:")]
+    text = " ".join(dict.fromkeys(said[-3:] + lines[-2:]))
     lowered = stderr.lower()
     if "permission denied" in lowered or "authentication failed" in lowered \
             or "could not read username" in lowered:
@@ -174,7 +177,11 @@ def _deploy_rsync(config: SiteConfig, output: Path, target: DeployTarget,
         if local == output.resolve() or local.is_relative_to(output.resolve()):
             raise CsblogError(f"refusing to deploy into {local}: it is the build's output",
                               hint="choose a destination outside the output folder")
-        local.mkdir(parents=True, exist_ok=True)
+        try:
+            local.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CsblogError(f"cannot create the destination folder {local}: {exc.strerror}",
+                              hint="check the destination path and its permissions") from None
         destination = str(local)
     destination = destination.rstrip("/") + "/"
     manifest = _manifest(config, target)

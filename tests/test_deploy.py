@@ -170,3 +170,29 @@ def test_ci_workflows_are_written_once(site: Site, run_cli: Runner) -> None:
     assert run_cli("-C", str(root), "ci", "gitlab").exit_code == 0
     gitlab = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
     assert gitlab["pages"]["artifacts"]["paths"] == ["public"]
+
+
+def test_a_remote_that_refuses_the_push_is_a_clear_error(
+        git_site: tuple[Path, Path], run_cli: Runner) -> None:
+    root, remote = git_site
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'GH006: Protected branch update failed for gh-pages' >&2\n"
+                    "exit 1\n")
+    hook.chmod(0o755)
+    result = run_cli("-C", str(root), "deploy")
+    assert result.exit_code == 1
+    assert "refused the push" in result.stderr and "Protected branch" in result.stderr
+    assert git("branch", "--list", cwd=remote) == ""  # nothing half-published
+
+
+@pytest.mark.usefixtures("rsync")
+def test_an_unwritable_rsync_destination_is_a_clear_error(site: Site, run_cli: Runner,
+                                                          tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    root = site(BASE + f'[deploy.server]\ntype = "rsync"\ndestination = "{blocker}/www"\n',
+                POSTS)
+    result = run_cli("-C", str(root), "deploy")
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith("error:") and "destination" in result.stderr
+    assert blocker.read_text() == "not a folder"

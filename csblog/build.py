@@ -7,13 +7,26 @@ previous output as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from csblog.cache import ParsedSource, load_page_keys, open_cache, save_page_keys
+from csblog.cache import (
+    BuildStamp,
+    ParsedSource,
+    forget_stamp,
+    input_state,
+    is_current,
+    load_page_keys,
+    load_stamp,
+    open_cache,
+    save_page_keys,
+    save_stamp,
+)
 from csblog.config import SiteConfig, load_config
 from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
 from csblog.errors import CsblogError, Problem
@@ -26,6 +39,7 @@ from csblog.output_writing import (
     WriteReport,
     check_output_dir,
     copy_problems,
+    output_is_intact,
     recover_leftovers,
 )
 from csblog.page_rendering import PageRenderer
@@ -210,6 +224,7 @@ class LoadedSite:
     sources: SiteSources
     site: Site
     warnings: tuple[Problem, ...]
+    next_due: float | None = None  # when a post left out for its future date falls due
 
 
 def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
@@ -229,23 +244,43 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
         config.posts_per_page, config.related_posts, problems, warnings,
     )
     _raise_if(problems, warnings)
-    return LoadedSite(config, theme, sources, site, tuple(warnings))
+    due = [post.date.timestamp() for post in parsed.posts
+           if post.future and not options.future and (options.drafts or not post.draft)]
+    return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None))
+
+
+# an input modified this close to the moment its stat was taken may change again within the
+# same timestamp tick unseen (as git's "racy clean" files): such a build is not stamped
+_RACY_NS = 100_000_000
 
 
 def build(site_dir: Path, options: BuildOptions = BuildOptions(),
           progress: Callable[[int, int], None] | None = None) -> BuildReport:
-    """Build the site in `site_dir`. Raises CsblogError (BuildFailed) with every problem found."""
+    """Build the site in `site_dir`. Raises CsblogError (BuildFailed) with every problem found.
+
+    When nothing the build reads has changed since the last build of the same output (by size
+    and modification time of every input file, the flags, csblog's code), the output is as that
+    build left it, and no future post has fallen due, nothing is read, rendered or written.
+    """
     started = time.perf_counter()
     config, _ = load_config(site_dir)
     config = config.with_overrides(options.base_url, options.output_dir)
     output = config.output_path
     check_output_dir(output, config.site_dir)  # before any work: it is a usage mistake
     recover_leftovers(output)  # undo a build killed while moving files, even if this one fails
+    cache_dir = config.site_dir / CACHE_DIR
+    stat_time = time.time_ns()
+    inputs, newest = input_state(config.site_dir, _option_texts(options, config))
+    stamp = load_stamp(cache_dir, output)
+    if is_current(stamp, inputs, time.time()) and stamp is not None:
+        files = output_is_intact(output, config.site_dir)
+        if files is not None and (report := _report_from(stamp, output, files, started)):
+            return report
+    forget_stamp(cache_dir, output)
     loaded = load_site(site_dir, options, progress)
     config, theme, sources, site = loaded.config, loaded.theme, loaded.sources, loaded.site
     warnings = list(loaded.warnings)
     renderer = PageRenderer(site, config, theme)
-    cache_dir = config.site_dir / CACHE_DIR
     previous_keys = load_page_keys(cache_dir, output)
     keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
@@ -259,7 +294,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         _raise_if(copy_problems(writer, static_copies(config, sources, site)), warnings)
         report = writer.commit()
     save_page_keys(cache_dir, output, keys)
-    return BuildReport(
+    result = BuildReport(
         output=output,
         posts=len(site.posts),
         pages=len(site.pages),
@@ -269,6 +304,41 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         seconds=time.perf_counter() - started,
         warnings=tuple(warnings),
     )
+    if newest < stat_time - _RACY_NS:
+        save_stamp(cache_dir, output, BuildStamp(inputs, loaded.next_due, _report_data(result)))
+    return result
+
+
+def _option_texts(options: BuildOptions, config: SiteConfig) -> list[str]:
+    return [f"drafts={options.drafts}", f"future={options.future}",
+            f"base_url={config.base_url}", f"output={config.output_path}"]
+
+
+def _report_data(report: BuildReport) -> dict[str, Any]:
+    """What a later build with nothing changed needs to repeat this build's summary."""
+    return {
+        "posts": report.posts, "pages": report.pages, "tags": report.tags,
+        "left_out": [report.left_out.drafts, report.left_out.future,
+                     [list(item) for item in report.left_out.sources]],
+        "warnings": [dataclasses.asdict(w) for w in report.warnings],
+    }
+
+
+def _report_from(stamp: BuildStamp, output: Path, files: int, started: float
+                 ) -> BuildReport | None:
+    try:
+        data = stamp.report
+        drafts, future, sources = data["left_out"]
+        return BuildReport(
+            output=output,
+            posts=int(data["posts"]), pages=int(data["pages"]), tags=int(data["tags"]),
+            files=WriteReport(0, files, 0),
+            left_out=LeftOut(int(drafts), int(future), tuple((str(a), str(b)) for a, b in sources)),
+            seconds=time.perf_counter() - started,
+            warnings=tuple(Problem(**w) for w in data["warnings"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _raise_if(problems: list[Problem], warnings: list[Problem]) -> None:

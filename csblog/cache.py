@@ -180,9 +180,18 @@ _INPUT_DIRS = ("content", "static", "themes", "templates")
 _INPUT_FILES = ("csblog.toml",)
 
 
-def _walk_stats(folder: Path, prefix: str, digest: Any) -> None:
-    """(path, size, mtime) of every file under `folder`, in sorted order, into `digest`."""
+def _walk_stats(folder: str, prefix: str, digest: Any, newest: list[int],
+                seen: set[tuple[int, int]] | None = None) -> None:
+    """(path, size, mtime) of every file under `folder`, in sorted order, into `digest`.
+
+    Linked folders are followed (as discovery follows them), each folder once: a link loop ends.
+    """
+    seen = set() if seen is None else seen
     try:
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen:
+            return
+        seen.add((info.st_dev, info.st_ino))
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return
@@ -192,9 +201,10 @@ def _walk_stats(folder: Path, prefix: str, digest: Any) -> None:
         rel = f"{prefix}/{entry.name}"
         try:
             if entry.is_dir():
-                _walk_stats(Path(entry.path), rel, digest)
+                _walk_stats(entry.path, rel, digest, newest, seen)
             else:
                 stat = entry.stat()
+                newest[0] = max(newest[0], stat.st_mtime_ns)
                 digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode(
                     "utf-8", "surrogateescape"))
         except OSError:
@@ -209,24 +219,31 @@ def input_fingerprint(site_dir: Path, options: Iterable[str] = ()) -> str:
     as text: drafts, future, base URL, output folder). Equal fingerprints mean an identical
     build, except that time passes: see `BuildStamp.valid_until`. Costs a stat() per file.
     """
+    return input_state(site_dir, options)[0]
+
+
+def input_state(site_dir: Path, options: Iterable[str] = ()) -> tuple[str, int]:
+    """`input_fingerprint` and the newest modification time (ns) among the inputs."""
     import jinja2  # only here: the cache module itself does not render templates
 
     digest = hashlib.sha256()
+    newest = [0]
     package = Path(csblog.__file__).resolve().parent
     digest.update(json.dumps([csblog.__version__, markdown.__version__, pygments.__version__,
                               jinja2.__version__, list(options)]).encode())
     for name in _INPUT_FILES:
-        _walk_stats_file(site_dir / name, name, digest)
+        _walk_stats_file(site_dir / name, name, digest, newest)
     for name in _INPUT_DIRS:
-        _walk_stats(site_dir / name, name, digest)
-    _walk_stats(package, "<csblog>", digest)  # the code, and the built-in theme when installed
-    _walk_stats(package.parent / "themes" / "default", "<theme>", digest)  # in a checkout
-    return digest.hexdigest()
+        _walk_stats(str(site_dir / name), name, digest, newest)
+    _walk_stats(str(package), "<csblog>", digest, newest)  # the code, and the installed theme
+    _walk_stats(str(package.parent / "themes" / "default"), "<theme>", digest, newest)
+    return digest.hexdigest(), newest[0]
 
 
-def _walk_stats_file(path: Path, rel: str, digest: Any) -> None:
+def _walk_stats_file(path: Path, rel: str, digest: Any, newest: list[int]) -> None:
     try:
         stat = path.stat()
+        newest[0] = max(newest[0], stat.st_mtime_ns)
         digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     except OSError:
         digest.update(f"{rel}\0-\n".encode())

@@ -132,6 +132,26 @@ def _roll_back(output: Path, staging: Path, journal: dict[str, list[str]]) -> No
             os.replace(backup, output / rel)
 
 
+def output_is_intact(output: Path, site_dir: Path) -> int | None:
+    """The number of files of the last build when every one is still as that build left it.
+
+    None when the output cannot be trusted to be unchanged: no manifest, a file missing, or a
+    file whose size or modification time differs (edited or replaced by hand). One lstat() per
+    file, nothing read.
+    """
+    try:
+        data = json.loads(_manifest_path(site_dir, output).read_text(encoding="utf-8"))
+        files = data["files"]
+        prefix = str(output) + os.sep
+        for rel, (size, _, mtime) in files.items():
+            stat = os.lstat(prefix + rel)
+            if stat.st_size != size or stat.st_mtime_ns != mtime or not stat_is_file(stat.st_mode):
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return len(files)
+
+
 class OutputWriter:
     """Stages one build beside the output folder; `commit()` puts it in place.
 

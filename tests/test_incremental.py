@@ -1,0 +1,146 @@
+"""Builds that find nothing (or little) changed do little, and still equal a clean build.
+
+The build stamp lets a build with no changed input skip all work; these tests check the cases
+where skipping would be wrong: an output file changed or deleted by hand, a future post falling
+due, a change of flags, and an edit made in the same instant as the build's look at the files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import lxml.html
+from helpers import make_site, post
+
+from csblog.build import BuildOptions, build
+from csblog.output_writing import CACHE_DIR
+
+SITE_TOML = 'title = "Stamp test"\nbase_url = "https://example.org/"\n'
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def clean_build(site: Path, target: Path, options: BuildOptions = BuildOptions()
+                ) -> dict[str, bytes]:
+    shutil.copytree(site, target, ignore=shutil.ignore_patterns(CACHE_DIR, "public"))
+    build(target, options)
+    return tree(target / "public")
+
+
+def settle(site: Path) -> None:
+    """Move every input's time a little into the past, as if the writer saved a while ago."""
+    past = time.time_ns() - 5_000_000_000
+    for path in [site / "csblog.toml", *(site / "content").rglob("*")]:
+        os.utime(path, ns=(past, past))
+
+
+def titles(page: Path) -> list[str]:
+    return [a.text_content() for a in lxml.html.parse(str(page)).xpath("//main//h2//a")]
+
+
+def site_with(tmp_path: Path, count: int = 3, **extra: str) -> Path:
+    files = {f"content/posts/2024-01-0{n}-essay-{n}.md": post(f"Essay {n}", f"Text {n}.")
+             for n in range(1, count + 1)}
+    files.update(extra)
+    site = make_site(tmp_path / "site", SITE_TOML, files)
+    settle(site)
+    return site
+
+
+def test_a_build_with_nothing_changed_reports_everything_unchanged_and_touches_nothing(
+        tmp_path: Path) -> None:
+    site = site_with(tmp_path)
+    first = build(site, BuildOptions())
+    before = mtimes(site / "public")
+    again = build(site, BuildOptions())
+    assert mtimes(site / "public") == before
+    assert again.files.written == 0 and again.files.removed == 0
+    assert again.files.unchanged == first.files.written
+    assert (again.posts, again.tags, again.left_out) == (first.posts, first.tags, first.left_out)
+
+
+def test_an_output_file_deleted_or_edited_by_hand_is_written_again(tmp_path: Path) -> None:
+    site = site_with(tmp_path)
+    build(site, BuildOptions())
+    expected = tree(site / "public")
+    (site / "public" / "index.html").unlink()
+    (site / "public" / "feed.xml").write_text("edited by hand", encoding="utf-8")
+    report = build(site, BuildOptions())
+    assert report.files.written == 2
+    assert tree(site / "public") == expected
+
+
+def test_the_whole_output_folder_deleted_is_built_again(tmp_path: Path) -> None:
+    site = site_with(tmp_path)
+    build(site, BuildOptions())
+    expected = tree(site / "public")
+    shutil.rmtree(site / "public")
+    build(site, BuildOptions())
+    assert tree(site / "public") == expected
+
+
+def test_other_flags_are_another_build(tmp_path: Path) -> None:
+    site = site_with(tmp_path, **{"content/posts/2024-02-01-draft.md":
+                                  post("A draft", "Not yet.", draft=True)})
+    build(site, BuildOptions())
+    assert not (site / "public" / "posts" / "draft").exists()
+    settle(site)
+    build(site, BuildOptions(drafts=True))
+    assert (site / "public" / "posts" / "draft" / "index.html").is_file()
+    build(site, BuildOptions())
+    assert not (site / "public" / "posts" / "draft").exists()
+
+
+def test_a_future_post_appears_once_its_time_has_come(tmp_path: Path) -> None:
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    site = site_with(tmp_path, **{"content/posts/soon.md": post(
+        "Soon", "Scheduled.", date=due.strftime("%Y-%m-%d %H:%M:%S+00:00"))})
+    first = build(site, BuildOptions())
+    assert first.left_out.future == 1
+    assert build(site, BuildOptions()).left_out.future == 1  # nothing changed, not yet due
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.5)
+    report = build(site, BuildOptions())
+    assert report.left_out.future == 0
+    assert "Soon" in titles(site / "public" / "index.html")
+
+
+def test_an_edit_in_the_same_instant_as_the_build_is_not_missed(tmp_path: Path) -> None:
+    """A file saved as the build looks at it may change again within one timestamp tick.
+
+    Simulated exactly: the second edit keeps the size and the modification time of the first.
+    """
+    site = site_with(tmp_path)
+    essay = site / "content" / "posts" / "2024-01-01-essay-1.md"
+    essay.write_text(post("Title AAAA", "Text."), encoding="utf-8")
+    stat = essay.stat()
+    build(site, BuildOptions())
+    essay.write_text(post("Title BBBB", "Text."), encoding="utf-8")
+    os.utime(essay, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    build(site, BuildOptions())
+    assert "Title BBBB" in titles(site / "public" / "index.html")
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+
+
+def test_a_theme_template_change_is_seen(tmp_path: Path) -> None:
+    site = site_with(tmp_path)
+    build(site, BuildOptions())
+    template = site / "templates" / "404.html"
+    template.parent.mkdir(parents=True)
+    template.write_text('{% extends "base.html" %}{% block content %}<p>Lost.</p>'
+                        '{% endblock %}\n', encoding="utf-8")
+    build(site, BuildOptions())
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+    lost = lxml.html.parse(str(site / "public" / "404.html"))
+    assert [p.text_content() for p in lost.xpath("//main//p")] == ["Lost."]

@@ -7,7 +7,9 @@ previous output as it was.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from csblog.bodies import BodyStore, use_store
 from csblog.cache import (
+    body_fetcher,
     BuildStamp,
     ParsedSource,
     forget_stamp,
@@ -31,7 +35,7 @@ from csblog.config import SiteConfig, load_config
 from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
 from csblog.errors import CsblogError, Problem
 from csblog.feeds import feed_files
-from csblog.markdown_rendering import MarkdownRenderer, ReplyRenderer
+from csblog.markdown_rendering import MarkdownRenderer, ReplyRenderer, resolve_links
 from csblog.output_writing import (
     CACHE_DIR,
     CopiedFile,
@@ -43,7 +47,7 @@ from csblog.output_writing import (
     recover_leftovers,
 )
 from csblog.page_rendering import PageRenderer
-from csblog.parallel import ParseResult, parse_many
+from csblog.parallel import ParseResult, parse_many, parse_source
 from csblog.posts import (
     Author,
     Comment,
@@ -94,6 +98,9 @@ class ParsedContent:
     comments: list[Comment] = field(default_factory=list)
     cache_hits: int = 0  # sources whose front matter and Markdown came from the cache
     rendered: int = 0  # sources parsed and rendered in this build
+    body_keys: dict[str, str] = field(default_factory=dict)  # post source -> its body's key
+    bodies: dict[str, str] = field(default_factory=dict)  # key -> HTML, when there is no cache
+    cached: bool = False  # the bodies are in the cache (else in `bodies`)
 
 
 def content_settings(config: SiteConfig, now: datetime | None = None) -> ContentSettings:
@@ -176,10 +183,16 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             problems.extend(outcome)
         return None
 
+    parsed.cached = cache is not None
     for source in sources.posts:
         if (entry := result(source)) is not None:
             parsed.posts.append(make_post(entry.document, entry.rendered, settings, problems,
                                           warnings))
+            if cache is not None:
+                parsed.body_keys[source.rel] = keys[source.rel]
+            else:
+                parsed.body_keys[source.rel] = source.rel
+                parsed.bodies[source.rel] = entry.rendered.html
     for source in sources.pages:
         if (entry := result(source)) is not None:
             parsed.pages.append(make_page(entry.document, entry.rendered, settings, problems,
@@ -244,6 +257,7 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
         config.posts_per_page, config.related_posts, problems, warnings,
     )
     _raise_if(problems, warnings)
+    use_store(_body_store(parsed, sources, config, site))
     due = [post.date.timestamp() for post in parsed.posts
            if post.future and not options.future and (options.drafts or not post.draft)]
     return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None))
@@ -252,6 +266,36 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
 # an input modified this close to the moment its stat was taken may change again within the
 # same timestamp tick unseen (as git's "racy clean" files): such a build is not stamped
 _RACY_NS = 100_000_000
+
+
+def _body_store(parsed: ParsedContent, sources: SiteSources, config: SiteConfig,
+                site: Site) -> BodyStore:
+    """Where the essays' bodies are fetched from while pages are rendered (see bodies.py)."""
+    origin = {key: rel for rel, key in parsed.body_keys.items()}
+    paths = {source.rel: source for source in sources.posts}
+    from_cache = body_fetcher(config.site_dir / CACHE_DIR) if parsed.cached else None
+    memory = parsed.bodies
+    renderer: list[MarkdownRenderer] = []
+
+    def fetch(key: str) -> str:
+        if key in memory:
+            return memory[key]
+        if from_cache is not None:
+            with contextlib.suppress(KeyError, sqlite3.Error):
+                return from_cache(key)
+        # not in the cache after all (a write to it failed, or it was deleted): render again
+        if not renderer:
+            renderer.append(MarkdownRenderer(config.markdown))
+        parsed_source = parse_source(renderer[0], origin[key], read_source(paths[origin[key]]))
+        assert isinstance(parsed_source, ParsedSource)
+        return parsed_source.rendered.html
+
+    targets, url = site.link_targets, content_settings(config).url
+
+    def resolve(html: str, source: str) -> str:
+        return resolve_links(html, targets.get, url)
+
+    return BodyStore(parsed.body_keys, fetch, resolve)
 
 
 def build(site_dir: Path, options: BuildOptions = BuildOptions(),

@@ -18,7 +18,7 @@ import json
 import os
 import pickle
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +170,30 @@ def open_cache(folder: Path, config: MarkdownConfig) -> RenderCache | None:
         except OSError:
             return None
     return None
+
+
+def body_fetcher(folder: Path) -> Callable[[str], str]:
+    """key -> the rendered HTML of that entry, read from the cache in `folder` when asked.
+
+    Each process opens its own read connection (a forked page-rendering worker must not share
+    its parent's). A key missing from the cache is an internal error: the build stored it.
+    """
+    connection: sqlite3.Connection | None = None
+    owner = 0
+
+    def fetch(key: str) -> str:
+        nonlocal connection, owner
+        if connection is None or owner != os.getpid():
+            connection = sqlite3.connect(folder / CACHE_FILE, timeout=30)
+            owner = os.getpid()
+        row = connection.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(f"the render cache lost the entry {key}")
+        entry = pickle.loads(row[0])
+        assert isinstance(entry, ParsedSource)
+        return entry.rendered.html
+
+    return fetch
 
 
 # --- the build stamp: has anything a build reads changed since the last build? --------------

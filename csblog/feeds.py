@@ -70,7 +70,7 @@ def _entries(posts: Iterable[Post], limit: int) -> list[Post]:
 
 def _content(post: Post, config: SiteConfig) -> str:
     html = post.content if config.feed.full_content else post.summary
-    return absolute_links(html, config.origin, post.abs_url)
+    return absolute_links(str(html), config.origin, post.abs_url)
 
 
 def _tag_uri(config: SiteConfig, when: datetime, path: str) -> str:

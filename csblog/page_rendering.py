@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 import csblog
+from csblog.bodies import current_store
 from csblog.config import SiteConfig
 from csblog.errors import CsblogError
 from csblog.parallel import MAX_WORKERS, WORKERS_ENV, available_cpus
@@ -246,18 +247,22 @@ class PageRenderer:
         untouched in the output, can keep the file instead of rendering it.
         """
         memo: dict[int, str] = {}
+        body_key = current_store().key
 
         def digest(obj: object) -> str:
             if obj is None:
                 return "-"
             found = memo.get(id(obj))
             if found is None:
-                found = memo[id(obj)] = _hash(repr(obj))
+                # a post's body is not in its repr (it is loaded when shown): add its key
+                extra = body_key(obj.source) if isinstance(obj, Post) else ""
+                found = memo[id(obj)] = _hash(repr(obj) + "\0" + extra)
             return found
 
         site = self.site
+        links = sorted(site.link_targets.items())  # what the links in bodies resolve to
         base = _hash(repr((csblog.__version__, self.config, self.view,
-                           _templates_hash(self.env))))
+                           _templates_hash(self.env), links)))
         everything = _hash("".join(digest(p) for p in site.posts))
         jobs: list[PageJob] = []
         for spec in self._page_specs():

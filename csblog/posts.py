@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from markupsafe import Markup
 
+from csblog.bodies import LazyHtml, body_links
 from csblog.errors import ContentError, Problem
 from csblog.urls import author_path, normalize_site_path, page_path, post_path, slugify
 
@@ -99,7 +100,7 @@ class Post:
     author_keys: tuple[str, ...]
     summary: str
     description: str
-    content: str
+    content: LazyHtml | str  # the body, fetched when shown (see csblog.bodies)
     toc: str
     show_toc: bool
     word_count: int
@@ -116,6 +117,7 @@ class Post:
     authors: tuple[Author, ...] = ()
     comment_count: int = 0
     author_line: int | None = None  # where the front matter names the authors, for messages
+    links: tuple[str, ...] = ()  # the body's links to resolve, as attributes (for warnings)
 
 
 @dataclass(frozen=True)
@@ -486,7 +488,7 @@ def make_post(doc: Document, rendered: Any, settings: ContentSettings,
         author_keys=authors,
         summary=summary,
         description=description,
-        content=Markup(rendered.html),
+        content=LazyHtml(doc.rel, empty=not rendered.html.strip()),
         toc=Markup(rendered.toc),
         show_toc=bool(rendered.toc) and rendered.heading_count >= settings.toc_min_headings > 0,
         word_count=rendered.word_count,
@@ -499,6 +501,7 @@ def make_post(doc: Document, rendered: Any, settings: ContentSettings,
         aliases=_aliases(reader),
         extra=_extra(doc, KNOWN_POST_KEYS),
         author_line=reader.line("authors") or reader.line("author"),
+        links=body_links(rendered.html),
     )
 
 

@@ -111,6 +111,8 @@ class Site:
     asset_paths: Mapping[str, str]  # source rel -> site path, for files copied from content/
     left_out: LeftOut
     default_author: Author | None
+    # source rel -> URL of every essay, page and content file: what bodies' links resolve to
+    link_targets: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _sort_key(post: Post) -> tuple[float, str, str]:
@@ -359,9 +361,9 @@ def build_site(
         comments_by_post[post.id] = tuple(replies)
         seen_tags = list(dict.fromkeys(
             tags[slugify(n, settings.unicode_slugs) or "tag"] for n in post.tag_names))
+        resolve("".join(post.links), post.source)  # the body stays unloaded: only warn
         resolved = dataclasses.replace(
             post,
-            content=resolve(post.content, post.source),
             summary=resolve(post.summary, post.source),
             image=resolve_image(post.image, post.source),
             tags=tuple(seen_tags),
@@ -425,6 +427,7 @@ def build_site(
         asset_paths=asset_paths,
         left_out=LeftOut(drafts, future, left_out_list),
         default_author=counted.get(default_author.id, default_author) if default_author else None,
+        link_targets=targets,
     )
     problems.extend(find_collisions(site))
     return site

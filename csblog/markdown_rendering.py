@@ -247,6 +247,8 @@ class _FastInlineProcessor(InlineProcessor):
         regexes = table.regexes
         apply = self._InlineProcessor__applyPattern
         candidates = table.candidates(data)
+        if not candidates:
+            return data  # the common case: plain text that no pattern can match
         start = 0
         while True:
             # The next pattern that can match. Markdown would try each one in between, fail,
@@ -273,6 +275,22 @@ class _FastInlineProcessor(InlineProcessor):
                 # a match replaced part of the text with a placeholder: what can match changed
                 data = new_data
                 candidates = table.candidates(data)
+
+    def _InlineProcessor__processPlaceholders(  # noqa: N802 (Markdown's private method)
+            self, data: str | None, parent: ET.Element,
+            isText: bool = True) -> list[tuple[ET.Element, list[str]]]:  # noqa: N803
+        # Most text has no placeholder. Markdown's loop would then find none, append the whole
+        # text (kept atomic if it was) to parent.text or parent.tail and return no elements;
+        # do that directly. Anything else goes through Markdown's own code.
+        if data and self._InlineProcessor__placeholder_prefix not in data:
+            text = AtomicString(data) if isinstance(data, AtomicString) else data
+            if isText:
+                parent.text = parent.text + text if parent.text else text
+            else:
+                parent.tail = parent.tail + text if parent.tail else text
+            return []
+        return super()._InlineProcessor__processPlaceholders(
+            data, parent, isText)
 
 
 # Block processors whose test() (or, for the last three, whose run() before it changes anything)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -22,6 +23,12 @@ from csblog.cache import (
     body_fetcher,
     BuildStamp,
     ParsedSource,
+    SourceIndex,
+    cache_key,
+    load_source_index,
+    save_source_index,
+    settings_fingerprint,
+    source_index_key,
     forget_stamp,
     input_state,
     is_current,
@@ -47,7 +54,7 @@ from csblog.output_writing import (
     recover_leftovers,
 )
 from csblog.page_rendering import PageRenderer
-from csblog.parallel import ParseResult, parse_many, parse_source
+from csblog.parallel import ParseResult, parse_files, parse_source
 from csblog.posts import (
     Author,
     Comment,
@@ -62,6 +69,12 @@ from csblog.posts import (
 )
 from csblog.site_model import BuildFlags, LeftOut, Site, build_site
 from csblog.themes import Theme, find_theme
+
+
+# an input modified this close to the moment its stat was taken may change again within the
+# same timestamp tick unseen (as git's "racy clean" files): its stat is not trusted later
+RACY_NS = 100_000_000
+_BATCH = 500  # cache entries read or written at a time
 
 
 @dataclass(frozen=True)
@@ -123,9 +136,14 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                   workers: int | None = None, use_cache: bool = True) -> ParsedContent:
     """Read and parse every Markdown source; a broken file adds problems and is skipped.
 
-    Front matter and Markdown come from the cache when the text, path and settings are the same
-    as in an earlier build; the rest are parsed in a process pool when there are enough of them
-    (`workers`: None chooses from their number). The result does not depend on either.
+    Three ways to a source's result, cheapest first, each giving what parsing would give:
+    - the source index (the last build's posts): a file whose size and modification time are
+      as recorded has the recorded text key; a post whose key is the recorded one is the
+      recorded Post (its `future` flag re-checked against now). Nothing is read.
+    - the parse cache: front matter and Markdown of a text seen before, by key.
+    - parsing, in a process pool when there are enough sources (`workers`: None chooses from
+      their number), with the workers reading the files themselves.
+    Results are taken one at a time, so neither texts nor bodies pile up in memory.
     """
     renderer = MarkdownRenderer(config.markdown)  # also checks the extensions before any work
     replies = ReplyRenderer()
@@ -134,65 +152,133 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     total = len(rendered_sources) + len(sources.comments)
     done = 0
 
-    def tick() -> None:
+    def tick(count: int = 1) -> None:
         nonlocal done
-        done += 1
+        done += count
         if progress is not None:
             progress(done, total)
 
-    texts: dict[str, str] = {}
-    results: dict[str, ParseResult] = {}
+    cache_dir = config.site_dir / CACHE_DIR
+    cache = open_cache(cache_dir, config.markdown) if use_cache else None
+    fingerprint = cache.fingerprint if cache else settings_fingerprint(config.markdown)
+    index_key = source_index_key(fingerprint, settings)
+    index = load_source_index(cache_dir, index_key) if cache else None
+    new_index = SourceIndex(index_key, time.time_ns())
+    post_rels = {source.rel for source in sources.posts}
+    outcomes: dict[str, ParseResult] = {}  # pages and authors (few), and unreadable files
+    made: dict[str, tuple[Post | None, list[Problem], list[Problem]]] = {}
+
+    def take(source: SourceFile, key: str, outcome: ParseResult) -> None:
+        """Keep what later stages need of one result; a post's body stays in the cache."""
+        if source.rel not in post_rels or not isinstance(outcome, ParsedSource):
+            outcomes[source.rel] = outcome
+            return
+        mine: tuple[list[Problem], list[Problem]] = ([], [])
+        post = make_post(outcome.document, outcome.rendered, settings, *mine)
+        made[source.rel] = (post, *mine)
+        parsed.body_keys[source.rel] = key
+        if cache is None:
+            parsed.bodies[key] = outcome.rendered.html
+        elif not mine[0]:
+            new_index.posts[source.rel] = (key, post, tuple(mine[1]))
+
+    # 1. every source's key: from the index when the file is as recorded, else from its text
+    keys: dict[str, str] = {}
     for source in rendered_sources:
         try:
-            texts[source.rel] = read_source(source)
-        except CsblogError as exc:
-            results[source.rel] = tuple(exc.problems)
-            tick()
-    cache = open_cache(config.site_dir / CACHE_DIR, config.markdown) if use_cache else None
-    try:
-        keys = {rel: cache.key(rel, text) for rel, text in texts.items()} if cache else {}
-        found = cache.get_many(keys.values()) if cache else {}
-        jobs: list[tuple[str, str]] = []
-        for rel, text in texts.items():
-            entry = found.get(keys[rel]) if cache else None
-            if entry is not None:
-                results[rel] = entry
+            stat = os.stat(source.path)
+        except OSError:
+            stat = None
+        known = index.files.get(source.rel) if index and stat else None
+        if (known is not None and stat is not None and known[:2] == (stat.st_size, stat.st_mtime_ns)
+                and stat.st_mtime_ns < index.taken_ns - RACY_NS):  # type: ignore[union-attr]
+            keys[source.rel] = known[2]
+        else:
+            try:
+                keys[source.rel] = cache_key(fingerprint, source.rel, read_source(source))
+            except CsblogError as exc:
+                outcomes[source.rel] = tuple(exc.problems)
                 tick()
+                continue
+        if stat is not None:
+            new_index.files[source.rel] = (stat.st_size, stat.st_mtime_ns, keys[source.rel])
+
+    # 2. posts the index knows with this very text
+    rest: list[SourceFile] = []
+    for source in rendered_sources:
+        key = keys.get(source.rel)
+        if key is None:
+            continue
+        known_post = index.posts.get(source.rel) if index else None
+        if known_post is not None and known_post[0] == key:
+            post = known_post[1]
+            if post.future != (post.date > settings.now):
+                post = dataclasses.replace(post, future=post.date > settings.now)
+            made[source.rel] = (post, [], list(known_post[2]))
+            parsed.body_keys[source.rel] = key
+            new_index.posts[source.rel] = (key, post, known_post[2])
+            parsed.cache_hits += 1
+            tick()
+        else:
+            rest.append(source)
+
+    # 3. the parse cache, in batches; 4. parsing what it does not have
+    misses: list[SourceFile] = []
+    try:
+        if cache is not None:
+            cache.use(keys.values())
+            for start in range(0, len(rest), _BATCH):
+                batch = rest[start : start + _BATCH]
+                found = cache.get_many(keys[s.rel] for s in batch)
+                for source in batch:
+                    entry = found.pop(keys[source.rel], None)
+                    if entry is None:
+                        misses.append(source)
+                    else:
+                        take(source, keys[source.rel], entry)
+                        tick()
+            parsed.cache_hits += cache.hits
+        else:
+            misses = rest
+        fresh: dict[str, ParsedSource] = {}
+        for source, (key, outcome) in zip(
+                misses, parse_files(misses, config.markdown, fingerprint, workers, renderer),
+                strict=True):
+            if not key:  # could not be read after all
+                outcomes[source.rel] = outcome
             else:
-                jobs.append((rel, text))
-        texts.clear()  # the jobs hold the texts still needed
-        parsed_jobs = parse_many(jobs, config.markdown, workers, renderer)
-        for (rel, _), parsed_job in zip(jobs, parsed_jobs, strict=True):
-            results[rel] = parsed_job
+                take(source, key, outcome)
+                if cache is not None and isinstance(outcome, ParsedSource):
+                    fresh[key] = outcome
+                    if len(fresh) >= _BATCH:
+                        cache.put_many(fresh)
+                        fresh.clear()
             tick()
         if cache is not None:
-            cache.put_many({keys[rel]: fresh for rel, _ in jobs
-                            if isinstance(fresh := results[rel], ParsedSource)})
-            parsed.cache_hits = cache.hits
-        parsed.rendered = len(jobs)
-        del jobs, parsed_jobs
+            cache.put_many(fresh)
+        parsed.rendered = len(misses)
     finally:
         if cache is not None:
             cache.close()
+    parsed.cached = cache is not None
 
     def result(source: SourceFile) -> ParsedSource | None:
-        outcome = results.get(source.rel)
+        outcome = outcomes.get(source.rel)
         if isinstance(outcome, ParsedSource):
             return outcome
         if outcome is not None:
             problems.extend(outcome)
         return None
 
-    parsed.cached = cache is not None
     for source in sources.posts:
-        if (entry := result(source)) is not None:
-            parsed.posts.append(make_post(entry.document, entry.rendered, settings, problems,
-                                          warnings))
-            if cache is not None:
-                parsed.body_keys[source.rel] = keys[source.rel]
-            else:
-                parsed.body_keys[source.rel] = source.rel
-                parsed.bodies[source.rel] = entry.rendered.html
+        if source.rel in made:
+            post, post_problems, post_warnings = made[source.rel]
+            problems.extend(post_problems)
+            warnings.extend(post_warnings)
+            if post is not None:
+                parsed.posts.append(post)
+        else:
+            result(source)
     for source in sources.pages:
         if (entry := result(source)) is not None:
             parsed.pages.append(make_page(entry.document, entry.rendered, settings, problems,
@@ -201,15 +287,17 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         if (entry := result(source)) is not None:
             parsed.authors.append(make_author(entry.document, entry.rendered.html, settings,
                                               problems))
-    for index, source in enumerate(sources.comments, 1):
+    for index_number, source in enumerate(sources.comments, 1):
         tick()
         try:
             doc = split_front_matter(read_source(source), source.rel)
         except CsblogError as exc:
             problems.extend(exc.problems)
             continue
-        parsed.comments.append(make_comment(doc, replies.render(doc.body), index, settings,
-                                            problems))
+        parsed.comments.append(make_comment(doc, replies.render(doc.body), index_number,
+                                            settings, problems))
+    if cache is not None and not problems:
+        save_source_index(cache_dir, new_index)
     return parsed
 
 
@@ -263,9 +351,6 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
     return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None))
 
 
-# an input modified this close to the moment its stat was taken may change again within the
-# same timestamp tick unseen (as git's "racy clean" files): such a build is not stamped
-_RACY_NS = 100_000_000
 
 
 def _body_store(parsed: ParsedContent, sources: SiteSources, config: SiteConfig,
@@ -348,7 +433,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         seconds=time.perf_counter() - started,
         warnings=tuple(warnings),
     )
-    if newest < stat_time - _RACY_NS:
+    if newest < stat_time - RACY_NS:
         save_stamp(cache_dir, output, BuildStamp(inputs, loaded.next_due, _report_data(result)))
     return result
 

@@ -13,6 +13,7 @@ A cache that cannot be opened or read is ignored: the build renders everything a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -71,6 +72,15 @@ def settings_fingerprint(config: MarkdownConfig) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def cache_key(fingerprint: str, rel: str, text: str) -> str:
+    """The key of a source's text at `rel` under settings `fingerprint`."""
+    digest = hashlib.sha256()
+    digest.update(fingerprint.encode())
+    digest.update(b"\0" + rel.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
 class RenderCache:
     """Parsed sources by key. Use `open_cache`; call `close` (or use `with`) when done."""
 
@@ -81,11 +91,25 @@ class RenderCache:
         self.hits = 0
 
     def key(self, rel: str, text: str) -> str:
-        digest = hashlib.sha256()
-        digest.update(self.fingerprint.encode())
-        digest.update(b"\0" + rel.encode("utf-8", "surrogatepass") + b"\0")
-        digest.update(text.encode("utf-8", "surrogatepass"))
-        return digest.hexdigest()
+        return cache_key(self.fingerprint, rel, text)
+
+    def has_many(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` have an entry (nothing is read or unpickled)."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        try:
+            for start in range(0, len(wanted), _BATCH):
+                batch = wanted[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                found.update(key for (key,) in self._db.execute(
+                    f"SELECT key FROM entries WHERE key IN ({marks})", batch))
+        except sqlite3.Error:
+            return set()
+        return found
+
+    def use(self, keys: Iterable[str]) -> None:
+        """Keep these entries when pruning (used by this build without being read)."""
+        self._used.update(keys)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, ParsedSource]:
         """The entries found among `keys` (a damaged entry counts as missing)."""
@@ -194,6 +218,58 @@ def body_fetcher(folder: Path) -> Callable[[str], str]:
         return entry.rendered.html
 
     return fetch
+
+
+# --- the source index: what the last build made of each source file -------------------------
+
+SOURCE_INDEX_FILE = "sources.pickle"
+SOURCE_INDEX_FORMAT = 1
+
+
+@dataclass
+class SourceIndex:
+    """Each source's stat and text key, and each post's Post, as the last build found them.
+
+    With it a build neither reads nor parses an unchanged file (see build.parse_sources). Valid
+    only for the same `settings` (the Markdown fingerprint and the content settings but the
+    current time), which is part of how it is looked up.
+    """
+
+    settings: str
+    taken_ns: int  # when the stats were taken: a file modified just before is not trusted
+    files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # size, mtime, key
+    posts: dict[str, tuple[str, Any, tuple[Any, ...]]] = field(default_factory=dict)
+    # rel -> (key, Post, its warnings)
+
+
+def source_index_key(fingerprint: str, settings: Any) -> str:
+    """The Markdown fingerprint and the content settings, without the current time."""
+    plain = dataclasses.replace(settings, now=None)
+    return hashlib.sha256(f"{SOURCE_INDEX_FORMAT}\0{fingerprint}\0{plain!r}".encode()).hexdigest()
+
+
+def load_source_index(folder: Path, settings: str) -> SourceIndex | None:
+    """The index saved for these settings, or None (missing, damaged, other settings)."""
+    try:
+        with (folder / SOURCE_INDEX_FILE).open("rb") as handle:
+            index = pickle.load(handle)
+    except Exception:  # noqa: BLE001 (a damaged or old index only costs a slower build)
+        return None
+    if not isinstance(index, SourceIndex) or index.settings != settings:
+        return None
+    return index
+
+
+def save_source_index(folder: Path, index: SourceIndex) -> None:
+    path = folder / SOURCE_INDEX_FILE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 # --- the build stamp: has anything a build reads changed since the last build? --------------

@@ -10,11 +10,12 @@ parsed in this process.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from csblog.cache import ParsedSource
+from csblog.cache import ParsedSource, cache_key
 from csblog.config import MarkdownConfig
+from csblog.discovery import SourceFile, read_source
 from csblog.errors import CsblogError, Problem
 from csblog.markdown_rendering import MarkdownRenderer
 from csblog.posts import Document, split_front_matter
@@ -78,3 +79,50 @@ def parse_many(jobs: Sequence[tuple[str, str]], config: MarkdownConfig,
     with ProcessPoolExecutor(count, initializer=_init_worker, initargs=(config,)) as pool:
         return list(pool.map(_parse_in_worker, jobs, chunksize=chunksize))
 
+
+
+# --- parsing files that workers read themselves ------------------------------------------------
+
+FileResult = tuple[str, ParseResult]  # (the key of the text that was read, its result)
+_fingerprint = ""
+
+
+def parse_file(renderer: MarkdownRenderer, fingerprint: str, source: SourceFile) -> FileResult:
+    """Read, key and parse one source (the key is of the text read here, whatever came before)."""
+    try:
+        text = read_source(source)
+    except CsblogError as exc:
+        return "", tuple(exc.problems)
+    return cache_key(fingerprint, source.rel, text), parse_source(renderer, source.rel, text)
+
+
+def _init_file_worker(config: MarkdownConfig, fingerprint: str) -> None:
+    global _fingerprint
+    _init_worker(config)
+    _fingerprint = fingerprint
+
+
+def _parse_file_in_worker(source: SourceFile) -> FileResult:
+    assert _renderer is not None
+    return parse_file(_renderer, _fingerprint, source)
+
+
+def parse_files(sources: Sequence[SourceFile], config: MarkdownConfig, fingerprint: str,
+                workers: int | None = None,
+                renderer: MarkdownRenderer | None = None) -> Iterator[FileResult]:
+    """Parse sources, yielding results in their order as they come.
+
+    Workers read the files themselves, so neither the texts nor more than a few results are
+    ever all in this process's memory at once: take each result as it comes.
+    """
+    count = default_workers(len(sources)) if workers is None else max(1, workers)
+    count = min(count, len(sources))
+    if count <= 1:
+        local = renderer or MarkdownRenderer(config)
+        for source in sources:
+            yield parse_file(local, fingerprint, source)
+        return
+    chunksize = max(1, min(16, len(sources) // (count * 8)))
+    with ProcessPoolExecutor(count, initializer=_init_file_worker,
+                             initargs=(config, fingerprint)) as pool:
+        yield from pool.map(_parse_file_in_worker, sources, chunksize=chunksize)

@@ -144,3 +144,34 @@ def test_a_theme_template_change_is_seen(tmp_path: Path) -> None:
     assert tree(site / "public") == clean_build(site, tmp_path / "clean")
     lost = lxml.html.parse(str(site / "public" / "404.html"))
     assert [p.text_content() for p in lost.xpath("//main//p")] == ["Lost."]
+
+
+def test_a_changed_setting_remakes_the_posts_the_index_kept(tmp_path: Path) -> None:
+    site = site_with(tmp_path)
+    build(site, BuildOptions())
+    build(site, BuildOptions(base_url="https://other.example/blog/"))
+    links = lxml.html.parse(str(site / "public" / "index.html")).xpath("//main//h2//a/@href")
+    assert links and all(link.startswith("/blog/posts/") for link in links)
+    config = site / "csblog.toml"
+    config.write_text(SITE_TOML + '[permalinks]\nposts = "/{year}/{slug}/"\n', encoding="utf-8")
+    build(site, BuildOptions())
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+    assert (site / "public" / "2024" / "essay-1" / "index.html").is_file()
+
+
+def test_an_edited_body_rewrites_only_its_page_and_the_feeds(
+        tmp_path: Path) -> None:
+    site = site_with(tmp_path, count=6)
+    build(site, BuildOptions())
+    before = mtimes(site / "public")
+    essay = site / "content" / "posts" / "2024-01-03-essay-3.md"
+    essay.write_text(essay.read_text(encoding="utf-8") + "\nA second paragraph.\n",
+                     encoding="utf-8")
+    build(site, BuildOptions())
+    after = mtimes(site / "public")
+    # the essay's page and the feeds, which carry whole essays
+    assert {rel for rel in after if after[rel] != before.get(rel)} == {
+        "posts/essay-3/index.html", "feed.xml", "atom.xml"}
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+    page = lxml.html.parse(str(site / "public" / "posts" / "essay-3" / "index.html"))
+    assert "A second paragraph." in page.xpath("string(//main)")

@@ -202,7 +202,10 @@ class _PatternTable:
 
     @staticmethod
     def key_of(patterns: Any) -> tuple[tuple[int, int], ...]:
-        """Identity of the registered patterns and their regexes: a change rebuilds the table."""
+        """Identity of the registered patterns and their regexes: a change rebuilds the table.
+
+        (The table holds both, so an id here cannot be reused by a new object while it lives.)
+        """
         return tuple((id(p), id(p.getCompiledRegExp())) for p in patterns)
 
     def candidates(self, data: str) -> tuple[int, ...]:

@@ -41,7 +41,7 @@ from csblog.cache import (
 from csblog.config import SiteConfig, load_config
 from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
 from csblog.errors import CsblogError, Problem
-from csblog.feeds import feed_files
+from csblog.feeds import feed_jobs
 from csblog.markdown_rendering import MarkdownRenderer, ReplyRenderer, resolve_links
 from csblog.output_writing import (
     CACHE_DIR,
@@ -414,12 +414,17 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
         # a page whose key is unchanged, and whose file is as the last build left it, is kept
+        todo = []
         for job in renderer.page_jobs():
             keys[job.path] = job.key
             if previous_keys.get(job.path) != job.key or not writer.keep(job.path):
-                writer.write_page(renderer.render_job(job))
-        for page in feed_files(site, config):
+                todo.append(job)
+        for page in renderer.render_jobs(todo):
             writer.write_page(page)
+        for feed in feed_jobs(site, config):
+            keys[feed.path] = renderer.key_of("feed", feed.path, feed.posts, feed.extra)
+            if previous_keys.get(feed.path) != keys[feed.path] or not writer.keep(feed.path):
+                writer.write_page(feed.render())
         _raise_if(copy_problems(writer, static_copies(config, sources, site)), warnings)
         report = writer.commit()
     save_page_keys(cache_dir, output, keys)

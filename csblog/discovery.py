@@ -59,22 +59,38 @@ def walk_files(root: Path, site_dir: Path,
     if not root.is_dir():
         return
     site_real = site_dir.resolve()
+    root_text, root_rel = str(root), root.relative_to(site_dir).as_posix()
     seen: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    stack = [str(root)]
+    while stack:
+        dirpath = stack.pop()
         real = Path(dirpath).resolve()
         if real in seen or not _inside(real, site_real, Path(dirpath), site_dir, problems):
-            dirnames[:] = []
             continue
         seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not is_ignored(d))
-        for name in sorted(filenames):
-            if is_ignored(name):
+        try:
+            entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            if is_ignored(entry.name):
                 continue
-            path = Path(dirpath) / name
-            if path.is_symlink() and not _inside(path.resolve(), site_real, path, site_dir,
-                                                 problems):
+            try:
+                is_dir = entry.is_dir()  # follows links, as os.walk(followlinks=True) did
+            except OSError:
                 continue
-            yield SourceFile(path, path.relative_to(site_dir).as_posix())
+            if is_dir:
+                folders.append(entry.path)
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink() and not _inside(path.resolve(), site_real, path, site_dir,
+                                                  problems):
+                continue
+            rel = root_rel + entry.path[len(root_text):].replace(os.sep, "/")
+            rel = rel[2:] if rel.startswith("./") else rel  # root is the site folder itself
+            yield SourceFile(path, rel)
+        stack.extend(reversed(folders))  # depth first, in sorted order
 
 
 def _inside(real: Path, site_real: Path, path: Path, site_dir: Path,

@@ -8,9 +8,11 @@ newest entry, so the same content always gives the same bytes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
+from functools import partial
 from xml.sax.saxutils import escape as _sax_escape
 from xml.sax.saxutils import quoteattr as _sax_quoteattr
 
@@ -186,13 +188,41 @@ def robots(urls: UrlScheme) -> RenderedPage:
     return RenderedPage(output_file(ROBOTS_PATH), text.encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class FeedJob:
+    """A feed (or the sitemap, or robots.txt) to write: its output file, what it shows, and how
+    to render it. `posts` and `extra` are what its dependency key is made of."""
+
+    path: str
+    posts: tuple[Post, ...]
+    extra: str
+    render: Callable[[], RenderedPage]
+
+
+def feed_jobs(site: Site, config: SiteConfig) -> list[FeedJob]:
+    """The feeds, the sitemap and robots.txt, unrendered."""
+    urls = UrlScheme(config.base_path, config.origin)
+    limit = config.feed.limit
+    jobs = [
+        FeedJob(output_file(RSS_PATH), tuple(_entries(site.posts, limit)), "",
+                partial(rss, site.posts, config, urls, RSS_PATH, config.title, "/")),
+        FeedJob(output_file(ATOM_PATH), tuple(_entries(site.posts, limit)), "",
+                partial(atom, site.posts, config, urls)),
+    ]
+    for tag in site.tags:
+        jobs.append(FeedJob(
+            output_file(tag_feed_path(tag.slug)),
+            tuple(_entries(site.posts_by_tag[tag.slug], limit)), repr(tag),
+            partial(rss, site.posts_by_tag[tag.slug], config, urls, tag_feed_path(tag.slug),
+                    f"{config.title}: {tag.name}", f"/tags/{tag.slug}/")))
+    jobs.append(FeedJob(output_file(SITEMAP_PATH), site.posts,
+                        repr((site.pages, site.tags, site.authors)),
+                        partial(sitemap, site, urls)))
+    jobs.append(FeedJob(output_file(ROBOTS_PATH), (), "", partial(robots, urls)))
+    return jobs
+
+
 def feed_files(site: Site, config: SiteConfig) -> Iterator[RenderedPage]:
     """The feeds, the sitemap and robots.txt."""
-    urls = UrlScheme(config.base_path, config.origin)
-    yield rss(site.posts, config, urls, RSS_PATH, config.title, "/")
-    yield atom(site.posts, config, urls)
-    for tag in site.tags:
-        yield rss(site.posts_by_tag[tag.slug], config, urls, tag_feed_path(tag.slug),
-                  f"{config.title}: {tag.name}", f"/tags/{tag.slug}/")
-    yield sitemap(site, urls)
-    yield robots(urls)
+    for job in feed_jobs(site, config):
+        yield job.render()

@@ -232,7 +232,7 @@ class OutputWriter:
         if self.fresh or old is None or rel in self.entries:
             return False
         try:
-            stat = (self.output / rel).lstat()
+            stat = os.lstat(f"{self.output}{os.sep}{rel}")  # no Path: this runs for every page
         except OSError:
             return False
         if not stat_is_file(stat.st_mode) or stat.st_size != old[0] or stat.st_mtime_ns != old[2]:

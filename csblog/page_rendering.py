@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -154,6 +154,8 @@ class PageRenderer:
             generator=f"csblog {csblog.__version__}",
         )
         self._templates: dict[str, jinja2.Template] = {}
+        self._digests: dict[int, str] = {}  # id of a site object -> digest (the site is fixed)
+        self._base = ""
 
     def _asset_url(self, path: str) -> str:
         return self.urls.url("/" + path.lstrip("/"))
@@ -237,6 +239,31 @@ class PageRenderer:
         page: RenderedPage = getattr(self, method)(*args)
         return page
 
+    def digest(self, obj: object) -> str:
+        """A hash of everything a template can see of one object (a post, a listing...)."""
+        if obj is None:
+            return "-"
+        found = self._digests.get(id(obj))
+        if found is None:
+            # a post's body is not in its repr (it is loaded when shown): add its key
+            extra = current_store().key(obj.source) if isinstance(obj, Post) else ""
+            found = self._digests[id(obj)] = _hash(repr(obj) + "\0" + extra)
+        return found
+
+    def base_key(self) -> str:
+        """What every page depends on: csblog, the config, the site view, the templates, and
+        the URLs the links in bodies resolve to."""
+        if not self._base:
+            links = sorted(self.site.link_targets.items())
+            self._base = _hash(repr((csblog.__version__, self.config, self.view,
+                                     _templates_hash(self.env), links)))
+        return self._base
+
+    def key_of(self, kind: str, path: str, posts: Iterable[Post], extra: str = "") -> str:
+        """The dependency key of an output file made of `posts` and `extra` (a feed...)."""
+        return _hash("\0".join([self.base_key(), kind, path, extra,
+                                *(self.digest(p) for p in posts)]))
+
     def page_jobs(self) -> list[PageJob]:
         """Every HTML page, in the order of `pages()`, with a key and without rendering it.
 
@@ -246,23 +273,9 @@ class PageRenderer:
         version. A build that finds the same key for a path as the last build, with that file
         untouched in the output, can keep the file instead of rendering it.
         """
-        memo: dict[int, str] = {}
-        body_key = current_store().key
-
-        def digest(obj: object) -> str:
-            if obj is None:
-                return "-"
-            found = memo.get(id(obj))
-            if found is None:
-                # a post's body is not in its repr (it is loaded when shown): add its key
-                extra = body_key(obj.source) if isinstance(obj, Post) else ""
-                found = memo[id(obj)] = _hash(repr(obj) + "\0" + extra)
-            return found
-
+        digest = self.digest
         site = self.site
-        links = sorted(site.link_targets.items())  # what the links in bodies resolve to
-        base = _hash(repr((csblog.__version__, self.config, self.view,
-                           _templates_hash(self.env), links)))
+        base = self.base_key()
         everything = _hash("".join(digest(p) for p in site.posts))
         jobs: list[PageJob] = []
         for spec in self._page_specs():
@@ -290,6 +303,17 @@ class PageRenderer:
 
     def render_job(self, job: PageJob) -> RenderedPage:
         return self._render_spec(job.spec)
+
+    def render_jobs(self, jobs: list[PageJob], workers: int | None = None
+                    ) -> Iterator[RenderedPage]:
+        """The pages of `jobs`, in order; many are rendered by forked workers (see `pages`)."""
+        specs = [job.spec for job in jobs]
+        count = page_workers(len(specs)) if workers is None else max(1, workers)
+        if count > 1 and _can_fork():
+            yield from _render_forked(self, specs, count)
+        else:
+            for spec in specs:
+                yield self._render_spec(spec)
 
     def pages(self, workers: int | None = None) -> Iterator[RenderedPage]:
         """Every HTML page of the site, in a fixed order.

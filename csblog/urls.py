@@ -7,6 +7,7 @@ path as a file under the output folder ("posts/the-rude-counter/index.html").
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _NON_ASCII_WORD = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure, and called for every tag of every post
 def slugify(text: str, keep_unicode: bool = False) -> str:
     """A URL-safe slug: lower case words joined by '-'; empty if the text has no letters or digits.
 

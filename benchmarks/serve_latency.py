@@ -3,7 +3,9 @@
 Creates a site from ../shared/bench/make_corpus.py (default 1,000 essays), starts the dev server,
 listens to its event stream as a browser does, and times from saving an edited essay to the
 reload event arriving: N body edits of the middle essay, then N title edits (which touch the home
-page, tag, author and archive pages and the neighbours). Prints the medians.
+page, tag, author and archive pages and the neighbours). Prints the medians, where the time went
+(save to the watcher's first event, the wait for the burst to end, the build, telling the event
+stream, the event reaching the listener) and the load average, which moves these numbers.
 
     python benchmarks/serve_latency.py [--essays 1000] [--edits 20]
 """
@@ -11,6 +13,7 @@ page, tag, author and archive pages and the neighbours). Prints the medians.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from csblog.serving import ServeOptions, Session  # noqa: E402
 
+PARTS = ("first event", "burst end", "build", "tell", "stream")
 CONFIG = 'title = "Bench"\nbase_url = "https://example.org/"\nemail = "me@example.org"\n'
 
 
@@ -70,34 +74,43 @@ def main() -> None:
         essays = sorted((site / "content" / "posts").glob("*.md"))
         middle = essays[len(essays) // 2]
         original = middle.read_text()
-        started = time.perf_counter()
+        started = time.monotonic()
         session = Session(site, ServeOptions(port=0))
         url = session.start()
         print(f"{args.essays} essays: first build and server start "
-              f"{time.perf_counter() - started:.2f} s")
+              f"{time.monotonic() - started:.2f} s; load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         listener = Listener(url)
         time.sleep(0.5)
-        results = {}
+        results: dict[str, list[tuple[float, ...]]] = {}
         for label, change in (
                 ("body edit", lambda i: original.replace("\n\n", f"\n\nEdit {i}.\n\n", 1)),
                 ("title edit", lambda i: original.replace("title: ", f"title: Edit {i} ", 1))):
-            times = []
+            times: list[tuple[float, ...]] = []
             for i in range(args.edits):
                 text = change(i)
-                begin = time.perf_counter()
+                begin = time.monotonic()
                 middle.write_text(text)
                 kind = listener.wait()
-                times.append(time.perf_counter() - begin)
+                end = time.monotonic()
                 if kind != "reload":
                     raise SystemExit(f"expected a reload, got {kind}: {session.live.status}")
+                t = session.last_times
+                assert t is not None
+                times.append((end - begin, t.changed - begin, t.started - t.changed,
+                              t.built - t.started, t.told - t.built, end - t.told))
             results[label] = times
             middle.write_text(original)
             listener.wait()
         session.stop()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for label, times in results.items():
-        print(f"{label}: median {statistics.median(times) * 1000:.0f} ms, "
-              f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-              f"over {len(times)} saves")
+        total = [t[0] for t in times]
+        parts = ", ".join(f"{name} {statistics.median(t[i] for t in times) * 1000:.0f}"
+                          for i, name in enumerate(PARTS, 1))
+        print(f"{label}: median {statistics.median(total) * 1000:.0f} ms, "
+              f"min {min(total) * 1000:.0f} ms, max {max(total) * 1000:.0f} ms "
+              f"over {len(times)} saves (medians, ms: {parts})")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,17 @@ class ServeOptions:
     future: bool = False
 
 
+@dataclass(frozen=True)
+class RebuildTimes:
+    """Moments (`time.monotonic()`) of the latest rebuild: the first event of the changes it
+    built (its start, for the first build), the build's start and end, and pages being told."""
+
+    changed: float
+    started: float
+    built: float
+    told: float
+
+
 class Session:
     """A running dev server with its watcher. `stop()` ends both, leaving nothing behind."""
 
@@ -41,6 +52,7 @@ class Session:
                                           output_dir=SERVE_DIR)
         self.last_report: BuildReport | None = None
         self.last_error: CsblogError | None = None
+        self.last_times: RebuildTimes | None = None
         self.server: DevServer | None = None
         self.rebuilder = Rebuilder(self.site_dir, self.rebuild)
 
@@ -73,23 +85,31 @@ class Session:
         return self.server.url
 
     def rebuild(self, changed: set[Path]) -> None:
-        started = time.perf_counter()
+        started = time.monotonic()
         try:
             report = build(self.site_dir, self.build_options)
         except CsblogError as exc:
+            built = time.monotonic()
             self.last_error = exc
-            self.say(f"error: the change did not build; still serving the last good site\n{exc}")
             self.live.publish("error", str(exc))
+            self._times(changed, started, built)
+            self.say(f"error: the change did not build; still serving the last good site\n{exc}")
             return
+        built = time.monotonic()
         self.last_error = None
         self.last_report = report
         if changed:
             kind = "css" if css_only(changed, self.site_dir) else "reload"
             self.live.publish(kind)
-            self.say(f"rebuilt in {time.perf_counter() - started:.2f} s: "
+            self._times(changed, started, built)
+            self.say(f"rebuilt in {built - started:.2f} s: "
                      f"{report.files.written} files written ({len(changed)} changed sources)")
         elif self.live.status.generation:
             self.live.publish("ok")
+
+    def _times(self, changed: set[Path], started: float, built: float) -> None:
+        began = self.rebuilder.burst_began if changed else started
+        self.last_times = RebuildTimes(began, started, built, time.monotonic())
 
     def stop(self) -> None:
         self.rebuilder.stop()

@@ -3,6 +3,13 @@
 Bursts of events (an editor's save is often write-rename-write) are debounced into one rebuild;
 the output, the cache, version control and editors' temporary files are ignored. A CSS-only change
 lets pages swap their stylesheets instead of reloading.
+
+A burst ends when no event has come for a while. How long depends on its last event: after a file
+was closed from writing, or renamed into place, a save is normally complete, and the events of
+one save arrive together, so a short wait suffices; after any other event (a truncation, a write
+still open, a rename away, a deletion, a new folder) more is likely to follow, so it is longer.
+Rebuilding on the very first event is not safe: a save's first event is usually the truncation
+of the file, before its new text is written.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from watchdog.observers import Observer
 from csblog.discovery import is_ignored
 
 WATCHED = ("content", "static", "themes", "templates", "csblog.toml")
-QUIET_SECONDS = 0.05  # a burst ends after this long without events
+QUIET_SECONDS = 0.05  # a burst ends after this long without events...
+SETTLED_SECONDS = 0.015  # ...or this long, when its last event completed a file (see above)
 LONGEST_WAIT = 1.0  # rebuild at the latest this long after the first event of a burst
 
 
@@ -41,7 +49,7 @@ def css_only(paths: Iterable[Path], site_dir: Path) -> bool:
 
 
 class _Collector(FileSystemEventHandler):
-    def __init__(self, site_dir: Path, changed: Callable[[Path], None]) -> None:
+    def __init__(self, site_dir: Path, changed: Callable[[Path, bool], None]) -> None:
         self.site_dir = site_dir
         self.changed = changed
 
@@ -49,11 +57,13 @@ class _Collector(FileSystemEventHandler):
         if event.event_type in ("opened", "closed_no_write") or (
                 event.is_directory and event.event_type == "modified"):
             return  # a folder is "modified" by every save inside it: the file's event counts
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
+        kind = event.event_type
+        for raw, completes in ((event.src_path, kind == "closed" and not event.is_directory),
+                               (getattr(event, "dest_path", ""), kind == "moved")):
             if raw:
                 path = Path(raw if isinstance(raw, str) else raw.decode())
                 if relevant(path, self.site_dir):
-                    self.changed(path)
+                    self.changed(path, completes)
 
 
 class Rebuilder:
@@ -65,6 +75,8 @@ class Rebuilder:
         self._pending: set[Path] = set()
         self._first = 0.0
         self._last = 0.0
+        self._quiet = QUIET_SECONDS  # how long the burst so far must be quiet to end
+        self.burst_began = 0.0  # time.monotonic() of the first event of the burst being rebuilt
         self._wake = threading.Condition()
         self._stopped = False
         self._observer = Observer()
@@ -81,13 +93,15 @@ class Rebuilder:
         self._observer.start()
         self._thread.start()
 
-    def notice(self, path: Path) -> None:
+    def notice(self, path: Path, completes: bool = False) -> None:
+        """A change to `path`; `completes`: the event finished writing it (closed, moved in)."""
         with self._wake:
             now = time.monotonic()
             if not self._pending:
                 self._first = now
             self._pending.add(path)
             self._last = now
+            self._quiet = SETTLED_SECONDS if completes else QUIET_SECONDS
             self._wake.notify()
 
     def _next_burst(self) -> set[Path] | None:
@@ -95,9 +109,10 @@ class Rebuilder:
             while not self._stopped:
                 if self._pending:
                     now = time.monotonic()
-                    due = min(self._last + QUIET_SECONDS, self._first + LONGEST_WAIT)
+                    due = min(self._last + self._quiet, self._first + LONGEST_WAIT)
                     if now >= due:
                         burst, self._pending = self._pending, set()
+                        self.burst_began = self._first
                         return burst
                     self._wake.wait(due - now)
                 else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from helpers import Result, post
 
 from csblog.errors import UsageError
 from csblog.serving import SERVE_DIR, ServeOptions, Session
+from csblog.watching import Rebuilder
 
 Site = Callable[..., Path]
 Runner = Callable[..., Result]
@@ -99,6 +101,8 @@ def test_a_save_rebuilds_and_tells_open_pages(served: tuple[Session, str]) -> No
          post("Second", "A sentence added while the page was open.", tags=["a", "b"]))
     assert wait_for(session, generation) == "reload"
     assert "A sentence added while the page was open." in text_of(url + "posts/second/")
+    times = session.last_times
+    assert times is not None and times.changed <= times.started <= times.built <= times.told
 
 
 def test_the_event_stream_carries_the_reload(served: tuple[Session, str]) -> None:
@@ -165,6 +169,55 @@ def test_after_any_edits_the_served_site_equals_a_clean_build(
     result = run_cli("-C", str(root), "build", "--drafts", "-o", "clean")
     assert result.exit_code == 0, result.stderr
     assert tree(root / SERVE_DIR) == tree(root / "clean")
+
+
+def _write_in_place(path: Path, text: str) -> None:
+    with path.open("w") as file:  # truncate, then write in two parts
+        file.write(text[:10])
+        file.flush()
+        file.write(text[10:])
+
+
+def _rename_over(path: Path, text: str) -> None:
+    edit(path, text)
+
+
+def _keep_a_backup(path: Path, text: str) -> None:
+    """As vim does: move the original aside, write a new file, set its mode, drop the backup."""
+    backup = path.with_name(path.name + "~")
+    mode = path.stat().st_mode
+    path.rename(backup)
+    path.write_text(text)
+    os.chmod(path, mode)
+    backup.unlink()
+
+
+@pytest.mark.parametrize("save", [_write_in_place, _rename_over, _keep_a_backup])
+def test_one_save_is_one_rebuild_of_the_whole_text(site: Site, save: Callable[[Path, str], None]
+                                                   ) -> None:
+    root = site(CONFIG, FILES)
+    source = root / "content/posts/2024-01-01-first.md"
+    seen: list[tuple[set[Path], str]] = []
+    done = threading.Event()
+
+    def rebuild(changed: set[Path]) -> None:
+        seen.append((changed, source.read_text() if source.exists() else ""))
+        done.set()
+
+    rebuilder = Rebuilder(root, rebuild)
+    rebuilder.start()
+    try:
+        time.sleep(0.2)
+        for i in range(3):
+            done.clear()
+            text = post("First", f"Saved for the {i}th time. " * 40)
+            save(source, text)
+            assert done.wait(10), "no rebuild"
+            time.sleep(0.3)  # time for a second rebuild, which must not come
+            assert len(seen) == i + 1, [sorted(p.name for p in c) for c, _ in seen]
+            assert seen[-1] == ({source}, text)
+    finally:
+        rebuilder.stop()
 
 
 def test_a_port_in_use_is_a_clear_error(site: Site) -> None:

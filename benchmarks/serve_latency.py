@@ -7,7 +7,9 @@ page, tag, author and archive pages and the neighbours). Prints the medians, whe
 (save to the watcher's first event, the wait for the burst to end, the build, telling the event
 stream, the event reaching the listener) and the load average, which moves these numbers.
 
-    python benchmarks/serve_latency.py [--essays 1000] [--edits 20]
+    python benchmarks/serve_latency.py [--essays 1000] [--edits 20] [--pause 1.0]
+
+Saves are `--pause` seconds apart, as a person's are (the server tidies up between rebuilds).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--essays", type=int, default=1000)
     parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between saves")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
@@ -88,6 +91,7 @@ def main() -> None:
                 ("title edit", lambda i: original.replace("title: ", f"title: Edit {i} ", 1))):
             times: list[tuple[float, ...]] = []
             for i in range(args.edits):
+                time.sleep(args.pause)
                 text = change(i)
                 begin = time.monotonic()
                 middle.write_text(text)

@@ -7,6 +7,7 @@ publishes, with the flags given (drafts and future posts only when asked); it is
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ class Session:
         self.last_error: CsblogError | None = None
         self.last_times: RebuildTimes | None = None
         self.server: DevServer | None = None
-        self.rebuilder = Rebuilder(self.site_dir, self.rebuild)
+        self.rebuilder = Rebuilder(self.site_dir, self.rebuild, idle=self.tidy)
 
     @property
     def output(self) -> Path:
@@ -110,6 +111,15 @@ class Session:
     def _times(self, changed: set[Path], started: float, built: float) -> None:
         began = self.rebuilder.burst_began if changed else started
         self.last_times = RebuildTimes(began, started, built, time.monotonic())
+
+    @staticmethod
+    def tidy() -> None:
+        """Run between rebuilds, once the pages have reloaded: collect the garbage.
+
+        A build leaves enough objects that every second one paid for a full collection, ~50 ms
+        of its 300 at 1,000 essays; collected here, the next build starts with none due.
+        """
+        gc.collect()
 
     def stop(self) -> None:
         self.rebuilder.stop()

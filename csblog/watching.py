@@ -28,6 +28,7 @@ WATCHED = ("content", "static", "themes", "templates", "csblog.toml")
 QUIET_SECONDS = 0.05  # a burst ends after this long without events...
 SETTLED_SECONDS = 0.015  # ...or this long, when its last event completed a file (see above)
 LONGEST_WAIT = 1.0  # rebuild at the latest this long after the first event of a burst
+IDLE_SECONDS = 0.5  # `idle` runs once this long after a rebuild with no change since
 
 
 def relevant(path: Path, site_dir: Path) -> bool:
@@ -67,11 +68,15 @@ class _Collector(FileSystemEventHandler):
 
 
 class Rebuilder:
-    """Runs `rebuild(changed_paths)` once per burst of changes, on its own thread."""
+    """Runs `rebuild(changed_paths)` once per burst of changes, on its own thread, and
+    `idle()` (when given) on the same thread once things have been quiet after a rebuild."""
 
-    def __init__(self, site_dir: Path, rebuild: Callable[[set[Path]], None]) -> None:
+    def __init__(self, site_dir: Path, rebuild: Callable[[set[Path]], None],
+                 idle: Callable[[], None] | None = None) -> None:
         self.site_dir = site_dir.resolve()
         self.rebuild = rebuild
+        self.idle = idle
+        self._idle_due: float | None = None
         self._pending: set[Path] = set()
         self._first = 0.0
         self._last = 0.0
@@ -105,23 +110,37 @@ class Rebuilder:
             self._wake.notify()
 
     def _next_burst(self) -> set[Path] | None:
+        """The next burst of changes; an empty set when it is time for `idle`; None: stop."""
         with self._wake:
             while not self._stopped:
+                now = time.monotonic()
                 if self._pending:
-                    now = time.monotonic()
                     due = min(self._last + self._quiet, self._first + LONGEST_WAIT)
                     if now >= due:
                         burst, self._pending = self._pending, set()
                         self.burst_began = self._first
+                        self._idle_due = None
                         return burst
                     self._wake.wait(due - now)
+                elif self._idle_due is not None:
+                    if now >= self._idle_due:
+                        self._idle_due = None
+                        return set()
+                    self._wake.wait(self._idle_due - now)
                 else:
                     self._wake.wait()
         return None
 
     def _loop(self) -> None:
         while (burst := self._next_burst()) is not None:
+            if not burst:
+                assert self.idle is not None
+                self.idle()
+                continue
             self.rebuild(burst)
+            if self.idle is not None:
+                with self._wake:
+                    self._idle_due = time.monotonic() + IDLE_SECONDS
 
     def stop(self) -> None:
         with self._wake:

@@ -220,6 +220,30 @@ def test_one_save_is_one_rebuild_of_the_whole_text(site: Site, save: Callable[[P
         rebuilder.stop()
 
 
+def test_idle_runs_once_after_a_rebuild_on_the_same_thread(site: Site) -> None:
+    root = site(CONFIG, FILES)
+    calls: list[tuple[str, str]] = []
+
+    def rebuild(changed: set[Path]) -> None:
+        time.sleep(0.1)
+        calls.append(("rebuild", threading.current_thread().name))
+
+    rebuilder = Rebuilder(root, rebuild,
+                          idle=lambda: calls.append(("idle", threading.current_thread().name)))
+    rebuilder.start()
+    try:
+        time.sleep(0.2)
+        assert calls == []  # nothing to tidy before a rebuild
+        edit(root / "content/posts/2024-01-01-first.md", post("First", "Once."))
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.8)
+        assert calls == [("rebuild", "csblog-rebuild"), ("idle", "csblog-rebuild")]
+    finally:
+        rebuilder.stop()
+
+
 def test_a_port_in_use_is_a_clear_error(site: Site) -> None:
     root = site(CONFIG, FILES)
     with socket.socket() as taken:

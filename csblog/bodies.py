@@ -27,12 +27,16 @@ class BodyStore:
 
     `keys` maps a source to the key of its body; `fetch(key)` returns the body's HTML with link
     placeholders (it may be called in a forked process: it must open what it reads itself);
-    `resolve(html, source)` turns the placeholders into URLs.
+    `resolve(html, source)` turns the placeholders into URLs. `words` are the bodies' word
+    counts, which change with every edit of a body as its key does (so they are not part of
+    the site model either).
     """
 
     def __init__(self, keys: Mapping[str, str], fetch: Callable[[str], str],
-                 resolve: Callable[[str, str], str]) -> None:
+                 resolve: Callable[[str, str], str],
+                 words: Mapping[str, int] | None = None) -> None:
         self.keys = dict(keys)
+        self.words = dict(words or {})  # source -> the body's word count
         self._fetch = fetch
         self._resolve = resolve
         self._recent: OrderedDict[str, Markup] = OrderedDict()

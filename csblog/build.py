@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import csblog
 from csblog.bodies import BodyStore, use_store
 from csblog.cache import (
     body_fetcher,
@@ -25,7 +27,9 @@ from csblog.cache import (
     ParsedSource,
     SourceIndex,
     cache_key,
+    load_model,
     load_source_index,
+    save_model,
     save_source_index,
     settings_fingerprint,
     source_index_key,
@@ -65,6 +69,7 @@ from csblog.posts import (
     make_comment,
     make_page,
     make_post,
+    post_digest,
     split_front_matter,
 )
 from csblog.site_model import BuildFlags, LeftOut, Site, build_site
@@ -95,6 +100,9 @@ class BuildReport:
     left_out: LeftOut
     seconds: float
     warnings: tuple[Problem, ...] = ()
+    parsed: int = 0  # sources whose Markdown was rendered in this build
+    reused: int = 0  # sources taken from the cache or the source index
+    rendered: int = 0  # pages and feeds rendered (the rest were kept without rendering)
 
 
 class BuildFailed(CsblogError):
@@ -113,6 +121,8 @@ class ParsedContent:
     rendered: int = 0  # sources parsed and rendered in this build
     body_keys: dict[str, str] = field(default_factory=dict)  # post source -> its body's key
     bodies: dict[str, str] = field(default_factory=dict)  # key -> HTML, when there is no cache
+    words: dict[str, int] = field(default_factory=dict)  # post source -> words in its body
+    cards: dict[str, str] = field(default_factory=dict)  # post source -> digest of its Post
     cached: bool = False  # the bodies are in the cache (else in `bodies`)
 
 
@@ -132,7 +142,7 @@ def content_settings(config: SiteConfig, now: datetime | None = None) -> Content
 
 def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSettings,
                   problems: list[Problem], warnings: list[Problem],
-                  progress: Callable[[int, int], None] | None = None,
+                  progress: Callable[[int, int, str], None] | None = None,
                   workers: int | None = None, use_cache: bool = True) -> ParsedContent:
     """Read and parse every Markdown source; a broken file adds problems and is skipped.
 
@@ -156,7 +166,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         nonlocal done
         done += count
         if progress is not None:
-            progress(done, total)
+            progress(done, total, "reading essays")
 
     cache_dir = config.site_dir / CACHE_DIR
     cache = open_cache(cache_dir, config.markdown) if use_cache else None
@@ -176,11 +186,15 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         mine: tuple[list[Problem], list[Problem]] = ([], [])
         post = make_post(outcome.document, outcome.rendered, settings, *mine)
         made[source.rel] = (post, *mine)
+        words = outcome.rendered.word_count
         parsed.body_keys[source.rel] = key
+        parsed.words[source.rel] = words
         if cache is None:
             parsed.bodies[key] = outcome.rendered.html
-        elif not mine[0]:
-            new_index.posts[source.rel] = (key, post, tuple(mine[1]))
+        if not mine[0]:  # (a broken post's repr may be huge: a YAML alias bomb)
+            parsed.cards[source.rel] = card = post_digest(post)
+            if cache is not None:
+                new_index.posts[source.rel] = (key, post, tuple(mine[1]), words, card)
 
     # 1. every source's key: from the index when the file is as recorded, else from its text
     keys: dict[str, str] = {}
@@ -211,12 +225,15 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             continue
         known_post = index.posts.get(source.rel) if index else None
         if known_post is not None and known_post[0] == key:
-            post = known_post[1]
+            _, post, post_warnings, words, card = known_post
             if post.future != (post.date > settings.now):
                 post = dataclasses.replace(post, future=post.date > settings.now)
-            made[source.rel] = (post, [], list(known_post[2]))
+                card = post_digest(post)
+            made[source.rel] = (post, [], list(post_warnings))
             parsed.body_keys[source.rel] = key
-            new_index.posts[source.rel] = (key, post, known_post[2])
+            parsed.words[source.rel] = words
+            parsed.cards[source.rel] = card
+            new_index.posts[source.rel] = (key, post, post_warnings, words, card)
             parsed.cache_hits += 1
             tick()
         else:
@@ -326,10 +343,13 @@ class LoadedSite:
     site: Site
     warnings: tuple[Problem, ...]
     next_due: float | None = None  # when a post left out for its future date falls due
+    parsed: int = 0
+    reused: int = 0
+    post_digests: Mapping[str, str] = field(default_factory=dict)  # source -> post_digest
 
 
 def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
-              progress: Callable[[int, int], None] | None = None) -> LoadedSite:
+              progress: Callable[[int, int, str], None] | None = None) -> LoadedSite:
     """Read the config and every source and assemble the site model. Raises BuildFailed."""
     config, warnings = load_config(site_dir)
     config = config.with_overrides(options.base_url, options.output_dir)
@@ -338,17 +358,50 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
     problems: list[Problem] = list(sources.problems)
     settings = content_settings(config)
     parsed = parse_sources(sources, config, settings, problems, warnings, progress)
-    site = build_site(
-        parsed.posts, parsed.pages, parsed.authors, parsed.comments,
-        [s.rel for s in sources.content_assets], settings,
-        BuildFlags(drafts=options.drafts, future=options.future),
-        config.posts_per_page, config.related_posts, problems, warnings,
-    )
+    flags = BuildFlags(drafts=options.drafts, future=options.future)
+    assets = [s.rel for s in sources.content_assets]
+    # the model depends on the Posts, never on their bodies: an edit of an essay's body that
+    # leaves its title, summary, links, headings and reading time alone reuses the last model
+    cache_dir = config.site_dir / CACHE_DIR
+    model_key = _model_key(parsed, assets, settings, flags, config) if not problems else ""
+    memo = load_model(cache_dir, model_key) if model_key and parsed.cached else None
+    if memo is not None:
+        site, model_warnings, post_digests = memo
+        warnings.extend(model_warnings)
+    else:
+        model_warnings = []
+        site = build_site(parsed.posts, parsed.pages, parsed.authors, parsed.comments, assets,
+                          settings, flags, config.posts_per_page, config.related_posts, problems,
+                          model_warnings)
+        warnings.extend(model_warnings)
+        _raise_if(problems, warnings)  # before any repr() of a post: a broken one may be huge
+        post_digests = {post.source: post_digest(post) for post in site.posts}
+        if model_key and parsed.cached:
+            save_model(cache_dir, model_key, (site, model_warnings, post_digests))
     _raise_if(problems, warnings)
     use_store(_body_store(parsed, sources, config, site))
     due = [post.date.timestamp() for post in parsed.posts
            if post.future and not options.future and (options.drafts or not post.draft)]
-    return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None))
+    return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None),
+                      parsed.rendered, parsed.cache_hits, post_digests)
+
+
+def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettings,
+               flags: BuildFlags, config: SiteConfig) -> str:
+    """Everything `build_site` reads: the Posts (by digest), pages, authors, replies, files
+    beside the content, the settings but the time, the flags, and the model's code."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for name in ("site_model.py", "urls.py", "posts.py", "build.py"):
+        with contextlib.suppress(OSError):
+            digest.update((package / name).read_bytes())
+    digest.update(repr((csblog.__version__, dataclasses.replace(settings, now=None), flags,
+                        config.posts_per_page, config.related_posts, assets, parsed.pages,
+                        parsed.authors, parsed.comments)).encode("utf-8", "surrogatepass"))
+    for post in parsed.posts:
+        digest.update(f"\0{post.source}\0{parsed.cards[post.source]}".encode(
+            "utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 
@@ -380,11 +433,11 @@ def _body_store(parsed: ParsedContent, sources: SiteSources, config: SiteConfig,
     def resolve(html: str, source: str) -> str:
         return resolve_links(html, targets.get, url)
 
-    return BodyStore(parsed.body_keys, fetch, resolve)
+    return BodyStore(parsed.body_keys, fetch, resolve, parsed.words)
 
 
 def build(site_dir: Path, options: BuildOptions = BuildOptions(),
-          progress: Callable[[int, int], None] | None = None) -> BuildReport:
+          progress: Callable[[int, int, str], None] | None = None) -> BuildReport:
     """Build the site in `site_dir`. Raises CsblogError (BuildFailed) with every problem found.
 
     When nothing the build reads has changed since the last build of the same output (by size
@@ -409,7 +462,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     loaded = load_site(site_dir, options, progress)
     config, theme, sources, site = loaded.config, loaded.theme, loaded.sources, loaded.site
     warnings = list(loaded.warnings)
-    renderer = PageRenderer(site, config, theme)
+    renderer = PageRenderer(site, config, theme, loaded.post_digests)
     previous_keys = load_page_keys(cache_dir, output)
     keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
@@ -419,12 +472,16 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
             keys[job.path] = job.key
             if previous_keys.get(job.path) != job.key or not writer.keep(job.path):
                 todo.append(job)
-        for page in renderer.render_jobs(todo):
+        total = len(todo)
+        for done, page in enumerate(renderer.render_jobs(todo), 1):
             writer.write_page(page)
+            if progress is not None and (done % 50 == 0 or done == total):
+                progress(done, total, "rendering pages")
         for feed in feed_jobs(site, config):
             keys[feed.path] = renderer.key_of("feed", feed.path, feed.posts, feed.extra)
             if previous_keys.get(feed.path) != keys[feed.path] or not writer.keep(feed.path):
                 writer.write_page(feed.render())
+                total += 1
         _raise_if(copy_problems(writer, static_copies(config, sources, site)), warnings)
         report = writer.commit()
     save_page_keys(cache_dir, output, keys)
@@ -437,6 +494,9 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         left_out=site.left_out,
         seconds=time.perf_counter() - started,
         warnings=tuple(warnings),
+        parsed=loaded.parsed,
+        reused=loaded.reused,
+        rendered=total,
     )
     if newest < stat_time - RACY_NS:
         save_stamp(cache_dir, output, BuildStamp(inputs, loaded.next_due, _report_data(result)))
@@ -455,6 +515,7 @@ def _report_data(report: BuildReport) -> dict[str, Any]:
         "left_out": [report.left_out.drafts, report.left_out.future,
                      [list(item) for item in report.left_out.sources]],
         "warnings": [dataclasses.asdict(w) for w in report.warnings],
+        "sources": report.parsed + report.reused,
     }
 
 
@@ -470,6 +531,7 @@ def _report_from(stamp: BuildStamp, output: Path, files: int, started: float
             left_out=LeftOut(int(drafts), int(future), tuple((str(a), str(b)) for a, b in sources)),
             seconds=time.perf_counter() - started,
             warnings=tuple(Problem(**w) for w in data["warnings"]),
+            reused=int(data.get("sources", 0)),
         )
     except (KeyError, TypeError, ValueError):
         return None

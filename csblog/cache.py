@@ -223,7 +223,7 @@ def body_fetcher(folder: Path) -> Callable[[str], str]:
 # --- the source index: what the last build made of each source file -------------------------
 
 SOURCE_INDEX_FILE = "sources.pickle"
-SOURCE_INDEX_FORMAT = 1
+SOURCE_INDEX_FORMAT = 2
 
 
 @dataclass
@@ -238,8 +238,8 @@ class SourceIndex:
     settings: str
     taken_ns: int  # when the stats were taken: a file modified just before is not trusted
     files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # size, mtime, key
-    posts: dict[str, tuple[str, Any, tuple[Any, ...]]] = field(default_factory=dict)
-    # rel -> (key, Post, its warnings)
+    posts: dict[str, tuple[str, Any, tuple[Any, ...], int, str]] = field(default_factory=dict)
+    # rel -> (key, Post, its warnings, words in its body, post_digest(Post))
 
 
 def source_index_key(fingerprint: str, settings: Any) -> str:
@@ -269,6 +269,33 @@ def save_source_index(folder: Path, index: SourceIndex) -> None:
             pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError:
+        pass
+
+
+# --- the site model of the last build ---------------------------------------------------------
+
+MODEL_FILE = "site-model.pickle"
+
+
+def load_model(folder: Path, key: str) -> Any | None:
+    """What `save_model` saved under `key`, or None (missing, damaged, another key)."""
+    try:
+        with (folder / MODEL_FILE).open("rb") as handle:
+            saved_key, payload = pickle.load(handle)
+    except Exception:  # noqa: BLE001 (a damaged file only costs a slower build)
+        return None
+    return payload if saved_key == key else None
+
+
+def save_model(folder: Path, key: str, payload: Any) -> None:
+    path = folder / MODEL_FILE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump((key, payload), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, RecursionError):
         pass
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import csblog
 from csblog.errors import CsblogError, Problem
@@ -87,9 +89,39 @@ def _summary(report: object) -> str:
         left.append(f"{report.left_out.future} future")
     left_text = f"; left out {' and '.join(left)} (use --drafts / --future)" if left else ""
     files = report.files
+    work = (f"{report.parsed} sources parsed, {report.reused} from cache, "
+            f"{report.rendered} pages rendered")
     return (f"Built {report.posts} essays, {report.pages} pages, {report.tags} tags: "
             f"{files.written} files written, {files.unchanged} unchanged, {files.removed} removed"
-            f"{left_text} in {report.seconds:.2f} s -> {report.output}")
+            f" ({work}){left_text} in {report.seconds:.2f} s -> {report.output}")
+
+
+class _Progress:
+    """A one-line progress display on a terminal, shown only once a build has taken a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        now = time.monotonic()
+        if now - self.started < 1.0 or (now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        width = 30
+        filled = width * done // max(total, 1)
+        self.stream.write(f"\r{stage}: [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{done}/{total}\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.shown = False
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def _cmd_build(args: argparse.Namespace, site_dir: Path) -> int:
@@ -97,12 +129,18 @@ def _cmd_build(args: argparse.Namespace, site_dir: Path) -> int:
 
     options = BuildOptions(drafts=args.drafts, future=args.future, base_url=args.base_url,
                            output_dir=args.output)
+    progress = _Progress(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
     try:
-        report = build(site_dir, options)
+        report = build(site_dir, options, progress)
     except BuildFailed as exc:
+        if progress is not None:
+            progress.clear()
         if not args.quiet:
             _print_problems(exc.warnings, "warning")
         raise
+    finally:
+        if progress is not None:
+            progress.clear()
     if not args.quiet:
         _print_problems(report.warnings, "warning")
         if args.verbose:

@@ -124,8 +124,10 @@ def json_ld(post: Post, config: SiteConfig, urls: UrlScheme) -> Markup:
 class PageRenderer:
     """Renders every HTML page of a site with one Jinja environment."""
 
-    def __init__(self, site: Site, config: SiteConfig, theme: Theme) -> None:
+    def __init__(self, site: Site, config: SiteConfig, theme: Theme,
+                 post_digests: Mapping[str, str] | None = None) -> None:
         self.site = site
+        self.post_digests = post_digests or {}  # source -> post_digest of the site's Post
         self.config = config
         self.urls = UrlScheme(config.base_path, config.origin)
         self.env = make_environment(theme, config, self._asset_url, self._asset_abs_url)
@@ -246,8 +248,12 @@ class PageRenderer:
         found = self._digests.get(id(obj))
         if found is None:
             # a post's body is not in its repr (it is loaded when shown): add its key
-            extra = current_store().key(obj.source) if isinstance(obj, Post) else ""
-            found = self._digests[id(obj)] = _hash(repr(obj) + "\0" + extra)
+            if isinstance(obj, Post):
+                known = self.post_digests.get(obj.source) or _hash(repr(obj))
+                found = _hash(known + "\0" + current_store().key(obj.source))
+            else:
+                found = _hash(repr(obj))
+            self._digests[id(obj)] = found
         return found
 
     def base_key(self) -> str:

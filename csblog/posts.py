@@ -6,6 +6,7 @@ and line, so a build can report all broken files at once.
 
 from __future__ import annotations
 
+import hashlib
 import html as html_module
 import math
 import re
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from markupsafe import Markup
 
-from csblog.bodies import LazyHtml, body_links
+from csblog.bodies import LazyHtml, body_links, current_store
 from csblog.errors import ContentError, Problem
 from csblog.urls import author_path, normalize_site_path, page_path, post_path, slugify
 
@@ -103,7 +104,6 @@ class Post:
     content: LazyHtml | str  # the body, fetched when shown (see csblog.bodies)
     toc: str
     show_toc: bool
-    word_count: int
     reading_time: int
     image: str | None
     draft: bool
@@ -118,6 +118,11 @@ class Post:
     comment_count: int = 0
     author_line: int | None = None  # where the front matter names the authors, for messages
     links: tuple[str, ...] = ()  # the body's links to resolve, as attributes (for warnings)
+
+    @property
+    def word_count(self) -> int:
+        """Words in the body: like the body, kept in the body store, not in the model."""
+        return current_store().words[self.source]
 
 
 @dataclass(frozen=True)
@@ -491,7 +496,6 @@ def make_post(doc: Document, rendered: Any, settings: ContentSettings,
         content=LazyHtml(doc.rel, empty=not rendered.html.strip()),
         toc=Markup(rendered.toc),
         show_toc=bool(rendered.toc) and rendered.heading_count >= settings.toc_min_headings > 0,
-        word_count=rendered.word_count,
         reading_time=reading_time(rendered.word_count),
         image=reader.url("image"),
         draft=reader.boolean("draft", False),
@@ -503,6 +507,11 @@ def make_post(doc: Document, rendered: Any, settings: ContentSettings,
         author_line=reader.line("authors") or reader.line("author"),
         links=body_links(rendered.html),
     )
+
+
+def post_digest(post: Post) -> str:
+    """A hash of everything a Post holds (not its body, which is fetched by its source)."""
+    return hashlib.sha1(repr(post).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def page_slug_parts(rel: str, slug: str) -> list[str]:

@@ -48,7 +48,8 @@ def make(text: str, rel: str = "content/posts/essay.md", **changes: Any
     doc = split_front_matter(text, rel)
     rendered = RENDERER.render(doc.body, rel)
     # the body is fetched when shown: serve it from here, links unresolved
-    use_store(BodyStore({rel: rel}, {rel: rendered.html}.__getitem__, lambda html, _: html))
+    use_store(BodyStore({rel: rel}, {rel: rendered.html}.__getitem__, lambda html, _: html,
+                        {rel: rendered.word_count}))
     return make_post(doc, rendered, settings(**changes), problems, warnings), problems, warnings
 
 

@@ -212,3 +212,40 @@ def test_new_outside_a_site(tmp_path: Path, run_cli: Runner) -> None:
     result = run_cli("-C", str(tmp_path), "new", "Title")
     assert result.exit_code == 1
     assert "csblog.toml" in result.stderr
+
+
+def test_the_summary_says_what_was_parsed_reused_and_rendered(site: SiteFactory,
+                                                              run_cli: Runner) -> None:
+    root = site(BASIC, {f"content/posts/2024-01-0{n}-e{n}.md": post(f"E{n}") for n in (1, 2, 3)})
+
+    def work(result: Result) -> tuple[int, int, int]:
+        found = re.search(r"\((\d+) sources parsed, (\d+) from cache, (\d+) pages rendered\)",
+                          result.stdout)
+        assert found, result.stdout
+        return int(found[1]), int(found[2]), int(found[3])
+
+    first = work(run_cli("-C", str(root), "build"))
+    assert first[:2] == (3, 0) and first[2] > 3
+    essay = root / "content" / "posts" / "2024-01-02-e2.md"
+    essay.write_text(essay.read_text(encoding="utf-8") + "\nMore words here.\n", encoding="utf-8")
+    parsed, reused, rendered = work(run_cli("-C", str(root), "build"))
+    assert (parsed, reused) == (1, 2)
+    assert 0 < rendered < first[2]
+
+
+def test_a_long_build_on_a_terminal_shows_progress_and_clears_it() -> None:
+    from io import StringIO
+
+    from csblog.cli import _Progress
+
+    stream = StringIO()
+    progress = _Progress(stream)
+    progress(1, 10, "reading essays")
+    assert stream.getvalue() == ""  # nothing in the first second
+    progress.started -= 2
+    progress(5, 10, "reading essays")
+    progress(10, 10, "reading essays")
+    shown = stream.getvalue()
+    assert "reading essays: [" in shown and "5/10" in shown and "10/10" in shown
+    progress.clear()
+    assert stream.getvalue().endswith("\r\x1b[K")

@@ -27,7 +27,7 @@ from csblog.errors import CsblogError
 from csblog.parallel import MAX_WORKERS, WORKERS_ENV, available_cpus
 from csblog.posts import Author, Page, Post, Tag
 from csblog.site_model import Listing, Redirect, Site
-from csblog.themes import Theme, make_environment, template_error
+from csblog.themes import Theme, make_environment, template_code_cache, template_error
 from csblog.urls import (
     ARCHIVE_PATH,
     ATOM_PATH,
@@ -133,6 +133,8 @@ class PageRenderer:
         self.env = make_environment(theme, config, self._asset_url, self._asset_abs_url)
         # templates do not change during a build: no stat() of every template at every include
         self.env.auto_reload = False
+        self.env.bytecode_cache = template_code_cache(config.site_dir / ".csblog-cache" /
+                                                      "templates")
         self.view = SiteView(
             title=config.title,
             description=config.description,

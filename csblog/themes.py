@@ -86,6 +86,31 @@ def format_date(value: datetime, fmt: str) -> str:
     return value.strftime(result)
 
 
+class _TemplateCodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between builds (keyed by Jinja on the template's path and text).
+
+    Compiling the theme's templates is a tenth of a second on every build; a cache that cannot
+    be read or written is simply not used.
+    """
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def template_code_cache(folder: Path) -> jinja2.BytecodeCache | None:
+    """A cache of compiled templates in `folder` (created), or None when it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _TemplateCodeCache(str(folder))
+
+
 def make_environment(theme: Theme, config: SiteConfig, url: Callable[[str], str],
                      abs_url: Callable[[str], str]) -> jinja2.Environment:
     loader = jinja2.ChoiceLoader([

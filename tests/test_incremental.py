@@ -175,3 +175,17 @@ def test_an_edited_body_rewrites_only_its_page_and_the_feeds(
     assert tree(site / "public") == clean_build(site, tmp_path / "clean")
     page = lxml.html.parse(str(site / "public" / "posts" / "essay-3" / "index.html"))
     assert "A second paragraph." in page.xpath("string(//main)")
+
+
+def test_an_edited_template_is_compiled_again_not_taken_from_the_template_cache(
+        tmp_path: Path) -> None:
+    site = site_with(tmp_path)
+    template = site / "templates" / "404.html"
+    template.parent.mkdir(parents=True)
+    for text in ("Lost.", "Gone.", "Lost."):
+        template.write_text('{% extends "base.html" %}{% block content %}<p>' + text +
+                            '</p>{% endblock %}\n', encoding="utf-8")
+        build(site, BuildOptions())
+        lost = lxml.html.parse(str(site / "public" / "404.html"))
+        assert [p.text_content() for p in lost.xpath("//main//p")] == [text]
+    assert any((site / CACHE_DIR / "templates").iterdir())

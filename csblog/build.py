@@ -155,8 +155,6 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
       their number), with the workers reading the files themselves.
     Results are taken one at a time, so neither texts nor bodies pile up in memory.
     """
-    renderer = MarkdownRenderer(config.markdown)  # also checks the extensions before any work
-    replies = ReplyRenderer()
     parsed = ParsedContent()
     rendered_sources = (*sources.posts, *sources.pages, *sources.authors)
     total = len(rendered_sources) + len(sources.comments)
@@ -258,6 +256,9 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         else:
             misses = rest
         fresh: dict[str, ParsedSource] = {}
+        # made when something is to be parsed or these settings never built (it costs 40 ms);
+        # it checks the extensions before a worker process finds them broken
+        renderer = MarkdownRenderer(config.markdown) if misses or index is None else None
         for source, (key, outcome) in zip(
                 misses, parse_files(misses, config.markdown, fingerprint, workers, renderer),
                 strict=True):
@@ -304,6 +305,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         if (entry := result(source)) is not None:
             parsed.authors.append(make_author(entry.document, entry.rendered.html, settings,
                                               problems))
+    replies = ReplyRenderer() if sources.comments else None
     for index_number, source in enumerate(sources.comments, 1):
         tick()
         try:
@@ -311,6 +313,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         except CsblogError as exc:
             problems.extend(exc.problems)
             continue
+        assert replies is not None
         parsed.comments.append(make_comment(doc, replies.render(doc.body), index_number,
                                             settings, problems))
     if cache is not None and not problems:

@@ -281,10 +281,11 @@ def load_model(folder: Path, key: str) -> Any | None:
     """What `save_model` saved under `key`, or None (missing, damaged, another key)."""
     try:
         with (folder / MODEL_FILE).open("rb") as handle:
-            saved_key, payload = pickle.load(handle)
+            if pickle.load(handle) != key:  # the key first: another model is not unpickled
+                return None
+            return pickle.load(handle)
     except Exception:  # noqa: BLE001 (a damaged file only costs a slower build)
         return None
-    return payload if saved_key == key else None
 
 
 def save_model(folder: Path, key: str, payload: Any) -> None:
@@ -293,7 +294,8 @@ def save_model(folder: Path, key: str, payload: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as handle:
-            pickle.dump((key, payload), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(key, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except (OSError, pickle.PicklingError, RecursionError):
         pass

@@ -194,8 +194,11 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             if cache is not None:
                 new_index.posts[source.rel] = (key, post, tuple(mine[1]), words, card)
 
-    # 1. every source's key: from the index when the file is as recorded, else from its text
+    # 1. every source's key: from the index when the file is as recorded, else from its text;
+    # with nothing to look the text up in (a first build), the workers read, key and parse it
     keys: dict[str, str] = {}
+    blind = index is None and (cache is None or cache.is_empty())
+    unread: dict[str, tuple[int, int] | None] = {}  # source -> its stat, read by a worker
     for source in rendered_sources:
         try:
             stat = os.stat(source.path)
@@ -205,6 +208,9 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         if (known is not None and stat is not None and known[:2] == (stat.st_size, stat.st_mtime_ns)
                 and stat.st_mtime_ns < index.taken_ns - RACY_NS):  # type: ignore[union-attr]
             keys[source.rel] = known[2]
+        elif blind:
+            unread[source.rel] = (stat.st_size, stat.st_mtime_ns) if stat else None
+            continue
         else:
             try:
                 keys[source.rel] = cache_key(fingerprint, source.rel, read_source(source))
@@ -217,6 +223,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
 
     # 2. posts the index knows with this very text
     rest: list[SourceFile] = []
+    misses: list[SourceFile] = [source for source in rendered_sources if source.rel in unread]
     for source in rendered_sources:
         key = keys.get(source.rel)
         if key is None:
@@ -238,7 +245,6 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             rest.append(source)
 
     # 3. the parse cache, in batches; 4. parsing what it does not have
-    misses: list[SourceFile] = []
     try:
         if cache is not None:
             cache.use(keys.values())
@@ -254,7 +260,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                         tick()
             parsed.cache_hits += cache.hits
         else:
-            misses = rest
+            misses += rest
         fresh: dict[str, ParsedSource] = {}
         # made when something is to be parsed or these settings never built (it costs 40 ms);
         # it checks the extensions before a worker process finds them broken
@@ -266,6 +272,8 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                 outcomes[source.rel] = outcome
             else:
                 take(source, key, outcome)
+                if (stat_of := unread.get(source.rel)) is not None:
+                    new_index.files[source.rel] = (*stat_of, key)
                 if cache is not None and isinstance(outcome, ParsedSource):
                     fresh[key] = outcome
                     if len(fresh) >= _BATCH:

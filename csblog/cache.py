@@ -107,6 +107,12 @@ class RenderCache:
             return set()
         return found
 
+    def is_empty(self) -> bool:
+        try:
+            return self._db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
+        except sqlite3.Error:
+            return False
+
     def use(self, keys: Iterable[str]) -> None:
         """Keep these entries when pruning (used by this build without being read)."""
         self._used.update(keys)

@@ -1,5 +1,6 @@
 """`python -m csblog` runs the command line."""
 
-from csblog.cli import main
+from csblog.cli import run
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned worker process imports this module
+    run()

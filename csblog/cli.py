@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 content or config errors, 2 usage errors.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -260,6 +261,19 @@ def _cmd_new(args: argparse.Namespace, site_dir: Path) -> int:
     path = new_post(site_dir, args.title, tags, args.author)
     print(f"created {path} (a draft: set 'draft: false' or remove the line to publish)")
     return 0
+
+
+def run() -> None:
+    """The `csblog` command: `main()`, then exit without tearing the interpreter down.
+
+    A big build leaves a hundred megabytes of small objects that Python would free one by one at
+    exit (a quarter of a second at 10,000 essays) for nothing: every file is written and closed
+    by then, so the process flushes its output and leaves at once.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -189,3 +189,48 @@ def test_an_edited_template_is_compiled_again_not_taken_from_the_template_cache(
         lost = lxml.html.parse(str(site / "public" / "404.html"))
         assert [p.text_content() for p in lost.xpath("//main//p")] == [text]
     assert any((site / CACHE_DIR / "templates").iterdir())
+
+
+def test_every_kind_of_edit_in_turn_equals_a_clean_build(tmp_path: Path) -> None:
+    """Body-only edits reuse the saved site model; the others must rebuild it."""
+    site = site_with(tmp_path, count=6)
+    build(site, BuildOptions())
+    essay = site / "content" / "posts" / "2024-01-03-essay-3.md"
+    edits = [
+        post("Essay 3", "Text 3.\n\nA later paragraph."),  # the body only: the model is reused
+        post("Essay three, retitled", "Text 3.\n\nA later paragraph."),
+        post("Essay three, retitled", "A new first paragraph.\n\nA later paragraph."),
+        post("Essay three, retitled", "A new first paragraph.", tags=["patience"]),
+        post("Essay three, retitled", "A new first paragraph.\n\n## A heading\n\nMore."),
+        post("Essay three, retitled", "Link to [one](2024-01-01-essay-1.md)."),
+        post("Essay three, retitled", "Link to [one](2024-01-01-essay-1.md).", draft=True),
+    ]
+    for number, text in enumerate(edits):
+        essay.write_text(text, encoding="utf-8")
+        build(site, BuildOptions())
+        assert tree(site / "public") == clean_build(site, tmp_path / f"clean-{number}"), text
+
+
+def test_the_parse_pool_works_beside_other_threads(tmp_path: Path) -> None:
+    """A dev server runs threads; its parse workers are started afresh, not forked."""
+    import threading
+
+    from csblog.cache import settings_fingerprint
+    from csblog.config import load_config
+    from csblog.discovery import discover
+    from csblog.parallel import parse_files
+
+    site = site_with(tmp_path, count=4)
+    config, _ = load_config(site)
+    sources = discover(site).posts
+    alone = list(parse_files(sources, config.markdown, settings_fingerprint(config.markdown), 1))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        pooled = list(parse_files(sources, config.markdown,
+                                  settings_fingerprint(config.markdown), 2))
+    finally:
+        stop.set()
+        other.join()
+    assert pooled == alone

@@ -9,7 +9,9 @@ parsed in this process.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -45,6 +47,14 @@ def default_workers(jobs: int) -> int:
     return max(1, min(available_cpus(), MAX_WORKERS, jobs // MIN_JOBS_PER_WORKER))
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Fork (fast) unless other threads run (a dev server's watcher): a forked child of a
+    threaded process can deadlock on a lock another thread held, so start workers afresh."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def parse_source(renderer: MarkdownRenderer, rel: str, text: str) -> ParseResult:
     """Front matter and Markdown of one source; its problems if it cannot be parsed."""
     try:
@@ -76,7 +86,8 @@ def parse_many(jobs: Sequence[tuple[str, str]], config: MarkdownConfig,
         local = renderer or MarkdownRenderer(config)
         return [parse_source(local, rel, text) for rel, text in jobs]
     chunksize = max(1, min(64, len(jobs) // (count * 8)))
-    with ProcessPoolExecutor(count, initializer=_init_worker, initargs=(config,)) as pool:
+    with ProcessPoolExecutor(count, mp_context=_context(), initializer=_init_worker,
+                             initargs=(config,)) as pool:
         return list(pool.map(_parse_in_worker, jobs, chunksize=chunksize))
 
 
@@ -123,6 +134,6 @@ def parse_files(sources: Sequence[SourceFile], config: MarkdownConfig, fingerpri
             yield parse_file(local, fingerprint, source)
         return
     chunksize = max(1, min(16, len(sources) // (count * 8)))
-    with ProcessPoolExecutor(count, initializer=_init_file_worker,
+    with ProcessPoolExecutor(count, mp_context=_context(), initializer=_init_file_worker,
                              initargs=(config, fingerprint)) as pool:
         yield from pool.map(_parse_file_in_worker, sources, chunksize=chunksize)

@@ -14,6 +14,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup
 
@@ -338,7 +339,7 @@ def build_site(
                 f"replies in content/comments/{slug}/ belong to no post with the slug '{slug}'",
                 replies[0].source, hint="name the folder after the post's slug"))
 
-    resolved_posts: list[Post] = []
+    pending: list[tuple[Post, dict[str, Any], list[Author]]] = []
     author_posts: dict[str, list[Post]] = defaultdict(list)
     authors_by_id: dict[str, Author] = {}
     comments_by_post: dict[str, tuple[Comment, ...]] = {}
@@ -362,25 +363,22 @@ def build_site(
         seen_tags = list(dict.fromkeys(
             tags[slugify(n, settings.unicode_slugs) or "tag"] for n in post.tag_names))
         resolve("".join(post.links), post.source)  # the body stays unloaded: only warn
-        resolved = dataclasses.replace(
-            post,
-            summary=resolve(post.summary, post.source),
-            image=resolve_image(post.image, post.source),
-            tags=tuple(seen_tags),
-            authors=tuple(post_authors),
-            comment_count=len(replies),
-        )
-        resolved_posts.append(resolved)
+        pending.append((post, {
+            "summary": resolve(post.summary, post.source),
+            "image": resolve_image(post.image, post.source),
+            "tags": tuple(seen_tags),
+            "comment_count": len(replies),
+        }, post_authors))
         for author in post_authors:
             authors_by_id.setdefault(author.id, author)
-            author_posts[author.id].append(resolved)
-    final_posts = tuple(resolved_posts)
+            author_posts[author.id].append(post)
 
-    # counts on authors, and posts re-pointed at the counted objects
+    # authors with their counts; each post made once, pointing at the counted authors
     counted = {aid: dataclasses.replace(a, post_count=len(author_posts[aid]))
                for aid, a in authors_by_id.items()}
-    final_posts = tuple(dataclasses.replace(p, authors=tuple(counted[a.id] for a in p.authors))
-                        for p in final_posts)
+    final_posts = tuple(
+        dataclasses.replace(post, authors=tuple(counted[a.id] for a in post_authors), **fields)
+        for post, fields, post_authors in pending)
     by_id = {p.id: p for p in final_posts}
     posts_by_author = {aid: tuple(by_id[p.id] for p in ps) for aid, ps in author_posts.items()}
     posts_by_tag = {slug: tuple(by_id[p.id] for p in ps) for slug, ps in tag_members.items()}

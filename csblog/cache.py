@@ -256,26 +256,15 @@ def source_index_key(fingerprint: str, settings: Any) -> str:
 
 def load_source_index(folder: Path, settings: str) -> SourceIndex | None:
     """The index saved for these settings, or None (missing, damaged, other settings)."""
-    try:
-        with (folder / SOURCE_INDEX_FILE).open("rb") as handle:
-            index = pickle.load(handle)
-    except Exception:  # noqa: BLE001 (a damaged or old index only costs a slower build)
-        return None
+    found = _read_pickles(folder / SOURCE_INDEX_FILE, 1)
+    index = found[0] if found else None
     if not isinstance(index, SourceIndex) or index.settings != settings:
         return None
     return index
 
 
 def save_source_index(folder: Path, index: SourceIndex) -> None:
-    path = folder / SOURCE_INDEX_FILE
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as handle:
-            pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    _write_pickles(folder / SOURCE_INDEX_FILE, index)
 
 
 # --- the site model of the last build ---------------------------------------------------------
@@ -285,26 +274,60 @@ MODEL_FILE = "site-model.pickle"
 
 def load_model(folder: Path, key: str) -> Any | None:
     """What `save_model` saved under `key`, or None (missing, damaged, another key)."""
-    try:
-        with (folder / MODEL_FILE).open("rb") as handle:
-            if pickle.load(handle) != key:  # the key first: another model is not unpickled
-                return None
-            return pickle.load(handle)
-    except Exception:  # noqa: BLE001 (a damaged file only costs a slower build)
-        return None
+    found = _read_pickles(folder / MODEL_FILE, 2, first=key)
+    return found[1] if found else None
 
 
 def save_model(folder: Path, key: str, payload: Any) -> None:
-    path = folder / MODEL_FILE
+    _write_pickles(folder / MODEL_FILE, key, payload)
+
+
+# --- pickle files, remembered by the process that wrote or read them --------------------------
+
+# A long-running process (csblog serve) rebuilds again and again: the objects it last wrote to,
+# or read from, a file are reused while the file is that very file (same inode, size and time)
+# instead of being unpickled again. Callers never change what they load.
+_recent: dict[Path, tuple[tuple[int, int, int], tuple[Any, ...]]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _read_pickles(path: Path, count: int, first: Any = None) -> tuple[Any, ...] | None:
+    """`count` objects pickled one after the other in `path`; None when the file is missing or
+    damaged, or when `first` is given and the first object is not equal to it."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        signature = _signature(path)
+        remembered = _recent.get(path)
+        if remembered is not None and remembered[0] == signature:
+            objects = remembered[1]
+        else:
+            with path.open("rb") as handle:
+                objects = (pickle.load(handle),)
+                if first is not None and objects[0] != first:
+                    return None  # another model: the rest is not unpickled
+                objects += tuple(pickle.load(handle) for _ in range(count - 1))
+            _recent[path] = (signature, objects)
+    except Exception:  # noqa: BLE001 (a damaged or old file only costs a slower build)
+        return None
+    if first is not None and objects[0] != first:
+        return None
+    return objects
+
+
+def _write_pickles(path: Path, *objects: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as handle:
-            pickle.dump(key, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for obj in objects:
+                pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
+        _recent[path] = (_signature(path), objects)
     except (OSError, pickle.PicklingError, RecursionError):
-        pass
+        _recent.pop(path, None)
 
 
 # --- the build stamp: has anything a build reads changed since the last build? --------------

@@ -24,7 +24,7 @@ import csblog
 from csblog.bodies import current_store
 from csblog.config import SiteConfig
 from csblog.errors import CsblogError
-from csblog.parallel import MAX_WORKERS, WORKERS_ENV, available_cpus
+from csblog.parallel import MAX_WORKERS, WORKERS_ENV, available_cpus, ignore_interrupts
 from csblog.posts import Author, Page, Post, Tag
 from csblog.site_model import Listing, Redirect, Site
 from csblog.themes import Theme, make_environment, template_code_cache, template_error
@@ -314,23 +314,19 @@ class PageRenderer:
 
     def render_jobs(self, jobs: list[PageJob], workers: int | None = None
                     ) -> Iterator[RenderedPage]:
-        """The pages of `jobs`, in order; many are rendered by forked workers (see `pages`)."""
-        specs = [job.spec for job in jobs]
-        count = page_workers(len(specs)) if workers is None else max(1, workers)
-        if count > 1 and _can_fork():
-            yield from _render_forked(self, specs, count)
-        else:
-            for spec in specs:
-                yield self._render_spec(spec)
+        """The pages of `jobs`, in order (rendered as `pages` renders them)."""
+        return self._render_specs([job.spec for job in jobs], workers)
 
     def pages(self, workers: int | None = None) -> Iterator[RenderedPage]:
-        """Every HTML page of the site, in a fixed order.
+        """Every HTML page of the site, in a fixed order."""
+        return self._render_specs(self._page_specs(), workers)
 
-        On a big site the pages are rendered by forked worker processes, which inherit the site
-        and the compiled templates instead of receiving them; the pages come back in the same
-        order and with the same bytes as from one process.
+    def _render_specs(self, specs: list[tuple[str, tuple[Any, ...]]],
+                      workers: int | None) -> Iterator[RenderedPage]:
+        """On a big site the pages are rendered by forked worker processes, which inherit the
+        site and the compiled templates instead of receiving them; the pages come back in the
+        same order and with the same bytes as from one process.
         """
-        specs = self._page_specs()
         count = page_workers(len(specs)) if workers is None else max(1, workers)
         if count > 1 and _can_fork():
             yield from _render_forked(self, specs, count)
@@ -399,7 +395,8 @@ def _render_forked(renderer: PageRenderer, specs: list[tuple[str, tuple[Any, ...
     _forked = (renderer, specs)
     try:
         context = multiprocessing.get_context("fork")
-        with context.Pool(min(workers, max(1, len(bounds)))) as pool:
+        with context.Pool(min(workers, max(1, len(bounds))),
+                          initializer=ignore_interrupts) as pool:
             for chunk, pages in zip(bounds, pool.imap(_render_chunk, bounds), strict=True):
                 if pages is None:
                     pages = [renderer._render_spec(specs[i]) for i in range(*chunk)]

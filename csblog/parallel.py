@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 from csblog.cache import ParsedSource, cache_key
 from csblog.config import MarkdownConfig
@@ -66,30 +66,17 @@ def parse_source(renderer: MarkdownRenderer, rel: str, text: str) -> ParseResult
         Document(doc.rel, doc.meta, "", doc.body_line, doc.meta_lines), rendered)
 
 
+def ignore_interrupts() -> None:
+    """For worker processes: Ctrl-C in a terminal reaches the whole process group, and the
+    parent alone handles it (it stops its pool); a traceback from each worker would bury its
+    message."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _init_worker(config: MarkdownConfig) -> None:
     global _renderer
+    ignore_interrupts()
     _renderer = MarkdownRenderer(config)
-
-
-def _parse_in_worker(job: tuple[str, str]) -> ParseResult:
-    assert _renderer is not None
-    return parse_source(_renderer, *job)
-
-
-def parse_many(jobs: Sequence[tuple[str, str]], config: MarkdownConfig,
-               workers: int | None = None,
-               renderer: MarkdownRenderer | None = None) -> list[ParseResult]:
-    """Parse (rel, text) jobs, in order. `renderer` serves the in-process case."""
-    count = default_workers(len(jobs)) if workers is None else max(1, workers)
-    count = min(count, len(jobs))
-    if count <= 1:
-        local = renderer or MarkdownRenderer(config)
-        return [parse_source(local, rel, text) for rel, text in jobs]
-    chunksize = max(1, min(64, len(jobs) // (count * 8)))
-    with ProcessPoolExecutor(count, mp_context=_context(), initializer=_init_worker,
-                             initargs=(config,)) as pool:
-        return list(pool.map(_parse_in_worker, jobs, chunksize=chunksize))
-
 
 
 # --- parsing files that workers read themselves ------------------------------------------------
@@ -134,6 +121,9 @@ def parse_files(sources: Sequence[SourceFile], config: MarkdownConfig, fingerpri
             yield parse_file(local, fingerprint, source)
         return
     chunksize = max(1, min(16, len(sources) // (count * 8)))
-    with ProcessPoolExecutor(count, mp_context=_context(), initializer=_init_file_worker,
-                             initargs=(config, fingerprint)) as pool:
-        yield from pool.map(_parse_file_in_worker, sources, chunksize=chunksize)
+    pool = _context().Pool(count, initializer=_init_file_worker, initargs=(config, fingerprint))
+    try:
+        yield from pool.imap(_parse_file_in_worker, sources, chunksize=chunksize)
+    finally:
+        pool.terminate()  # all done, or stopped (an error, Ctrl-C): the workers end now
+        pool.join()

@@ -22,25 +22,25 @@ from typing import Any
 import csblog
 from csblog.bodies import BodyStore, use_store
 from csblog.cache import (
-    body_fetcher,
     BuildStamp,
     ParsedSource,
     SourceIndex,
+    body_fetcher,
     cache_key,
-    load_model,
-    load_source_index,
-    save_model,
-    save_source_index,
-    settings_fingerprint,
-    source_index_key,
     forget_stamp,
     input_state,
     is_current,
+    load_model,
     load_page_keys,
+    load_source_index,
     load_stamp,
     open_cache,
+    save_model,
     save_page_keys,
+    save_source_index,
     save_stamp,
+    settings_fingerprint,
+    source_index_key,
 )
 from csblog.config import SiteConfig, load_config
 from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
@@ -74,7 +74,6 @@ from csblog.posts import (
 )
 from csblog.site_model import BuildFlags, LeftOut, Site, build_site
 from csblog.themes import Theme, find_theme
-
 
 # an input modified this close to the moment its stat was taken may change again within the
 # same timestamp tick unseen (as git's "racy clean" files): its stat is not trusted later
@@ -298,9 +297,9 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
 
     for source in sources.posts:
         if source.rel in made:
-            post, post_problems, post_warnings = made[source.rel]
-            problems.extend(post_problems)
-            warnings.extend(post_warnings)
+            post, own_problems, own_warnings = made[source.rel]
+            problems.extend(own_problems)
+            warnings.extend(own_warnings)
             if post is not None:
                 parsed.posts.append(post)
         else:
@@ -406,7 +405,7 @@ def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettin
     for name in ("site_model.py", "urls.py", "posts.py", "build.py"):
         with contextlib.suppress(OSError):
             digest.update((package / name).read_bytes())
-    digest.update(repr((csblog.__version__, dataclasses.replace(settings, now=None), flags,
+    digest.update(repr((csblog.__version__, settings.without_time(), flags,
                         config.posts_per_page, config.related_posts, assets, parsed.pages,
                         parsed.authors, parsed.comments)).encode("utf-8", "surrogatepass"))
     for post in parsed.posts:
@@ -467,8 +466,8 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     stamp = load_stamp(cache_dir, output)
     if is_current(stamp, inputs, time.time()) and stamp is not None:
         files = output_is_intact(output, config.site_dir)
-        if files is not None and (report := _report_from(stamp, output, files, started)):
-            return report
+        if files is not None and (repeated := _report_from(stamp, output, files, started)):
+            return repeated
     forget_stamp(cache_dir, output)
     loaded = load_site(site_dir, options, progress)
     config, theme, sources, site = loaded.config, loaded.theme, loaded.sources, loaded.site
@@ -477,22 +476,22 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     previous_keys = load_page_keys(cache_dir, output)
     keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
-        # a page whose key is unchanged, and whose file is as the last build left it, is kept
-        todo = []
-        for job in renderer.page_jobs():
-            keys[job.path] = job.key
-            if previous_keys.get(job.path) != job.key or not writer.keep(job.path):
-                todo.append(job)
-        total = len(todo)
+        def stale(path: str, key: str) -> bool:
+            """False for a file whose key is unchanged and which is as the last build left it
+            (it is kept); True for one to render."""
+            keys[path] = key
+            return previous_keys.get(path) != key or not writer.keep(path)
+
+        todo = [job for job in renderer.page_jobs() if stale(job.path, job.key)]
         for done, page in enumerate(renderer.render_jobs(todo), 1):
             writer.write_page(page)
-            if progress is not None and (done % 50 == 0 or done == total):
-                progress(done, total, "rendering pages")
+            if progress is not None and (done % 50 == 0 or done == len(todo)):
+                progress(done, len(todo), "rendering pages")
+        rendered = len(todo)
         for feed in feed_jobs(site, config):
-            keys[feed.path] = renderer.key_of("feed", feed.path, feed.posts, feed.extra)
-            if previous_keys.get(feed.path) != keys[feed.path] or not writer.keep(feed.path):
+            if stale(feed.path, renderer.key_of("feed", feed.path, feed.posts, feed.extra)):
                 writer.write_page(feed.render())
-                total += 1
+                rendered += 1
         _raise_if(copy_problems(writer, static_copies(config, sources, site)), warnings)
         report = writer.commit()
     save_page_keys(cache_dir, output, keys)
@@ -507,7 +506,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         warnings=tuple(warnings),
         parsed=loaded.parsed,
         reused=loaded.reused,
-        rendered=total,
+        rendered=rendered,
     )
     if newest < stat_time - RACY_NS:
         save_stamp(cache_dir, output, BuildStamp(inputs, loaded.next_due, _report_data(result)))

@@ -13,7 +13,6 @@ A cache that cannot be opened or read is ignored: the build renders everything a
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -92,20 +91,6 @@ class RenderCache:
 
     def key(self, rel: str, text: str) -> str:
         return cache_key(self.fingerprint, rel, text)
-
-    def has_many(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` have an entry (nothing is read or unpickled)."""
-        wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
-        try:
-            for start in range(0, len(wanted), _BATCH):
-                batch = wanted[start : start + _BATCH]
-                marks = ",".join("?" * len(batch))
-                found.update(key for (key,) in self._db.execute(
-                    f"SELECT key FROM entries WHERE key IN ({marks})", batch))
-        except sqlite3.Error:
-            return set()
-        return found
 
     def is_empty(self) -> bool:
         try:
@@ -250,8 +235,8 @@ class SourceIndex:
 
 def source_index_key(fingerprint: str, settings: Any) -> str:
     """The Markdown fingerprint and the content settings, without the current time."""
-    plain = dataclasses.replace(settings, now=None)
-    return hashlib.sha256(f"{SOURCE_INDEX_FORMAT}\0{fingerprint}\0{plain!r}".encode()).hexdigest()
+    plain = settings.without_time()
+    return hashlib.sha256(f"{SOURCE_INDEX_FORMAT}\0{fingerprint}\0{plain}".encode()).hexdigest()
 
 
 def load_source_index(folder: Path, settings: str) -> SourceIndex | None:

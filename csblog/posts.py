@@ -12,7 +12,7 @@ import math
 import re
 import reprlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -407,6 +407,10 @@ class ContentSettings:
     base_path: str
     origin: str
     now: datetime
+
+    def without_time(self) -> str:
+        """Every setting but `now`, as text: what cached posts and models depend on."""
+        return repr({f.name: getattr(self, f.name) for f in fields(self) if f.name != "now"})
 
     def url(self, site_path: str) -> str:
         return self.base_path + site_path.lstrip("/")

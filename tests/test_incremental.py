@@ -32,10 +32,9 @@ def mtimes(folder: Path) -> dict[str, int]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def clean_build(site: Path, target: Path, options: BuildOptions = BuildOptions()
-                ) -> dict[str, bytes]:
+def clean_build(site: Path, target: Path) -> dict[str, bytes]:
     shutil.copytree(site, target, ignore=shutil.ignore_patterns(CACHE_DIR, "public"))
-    build(target, options)
+    build(target, BuildOptions())
     return tree(target / "public")
 
 

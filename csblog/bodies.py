@@ -13,9 +13,10 @@ unescaped (it has `__html__`), and filters that take text get it through `str()`
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from markupsafe import Markup
 
@@ -30,6 +31,10 @@ class BodyStore:
     `resolve(html, source)` turns the placeholders into URLs. `words` are the bodies' word
     counts, which change with every edit of a body as its key does (so they are not part of
     the site model either).
+
+    While `reading()` is active the store notes every source whose body or word count is asked
+    for: what a page showed of the bodies, so that a later build knows which body edits change
+    that page (see page_rendering.PagePlan).
     """
 
     def __init__(self, keys: Mapping[str, str], fetch: Callable[[str], str],
@@ -40,11 +45,30 @@ class BodyStore:
         self._fetch = fetch
         self._resolve = resolve
         self._recent: OrderedDict[str, Markup] = OrderedDict()
+        self._reads: set[str] | None = None
 
     def key(self, source: str) -> str:
         return self.keys.get(source, "")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[set[str]]:
+        """Note the sources whose body or word count is asked for inside the block."""
+        outer, self._reads = self._reads, set()
+        try:
+            yield self._reads
+        finally:
+            if outer is not None:
+                outer.update(self._reads)
+            self._reads = outer
+
+    def word_count(self, source: str) -> int:
+        if self._reads is not None:
+            self._reads.add(source)
+        return self.words[source]
+
     def html(self, source: str) -> Markup:
+        if self._reads is not None:
+            self._reads.add(source)
         found = self._recent.get(source)
         if found is None:
             raw = self._fetch(self.keys[source])
@@ -93,7 +117,9 @@ class LazyHtml:
     def __repr__(self) -> str:
         # what a page's dependency key sees: the source, not the HTML (the body's own key is
         # added by whoever computes page keys, from the store)
-        return f"LazyHtml({self.source!r})"
+        # (an empty body shows differently in `{% if post.content %}`: that is in it too)
+        empty = ", empty=True" if self.empty else ""
+        return f"LazyHtml({self.source!r}{empty})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LazyHtml) and other.source == self.source

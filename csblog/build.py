@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import os
 import sqlite3
@@ -16,13 +17,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import csblog
-from csblog.bodies import BodyStore, use_store
+from csblog.bodies import BodyStore, current_store, use_store
 from csblog.cache import (
     BuildStamp,
+    PagePlan,
     ParsedSource,
     SourceIndex,
     body_fetcher,
@@ -31,12 +34,12 @@ from csblog.cache import (
     input_state,
     is_current,
     load_model,
-    load_page_keys,
+    load_page_plan,
     load_source_index,
     load_stamp,
     open_cache,
     save_model,
-    save_page_keys,
+    save_page_plan,
     save_source_index,
     save_stamp,
     settings_fingerprint,
@@ -356,6 +359,7 @@ class LoadedSite:
     parsed: int = 0
     reused: int = 0
     post_digests: Mapping[str, str] = field(default_factory=dict)  # source -> post_digest
+    model_key: str = ""  # what the site model was made from ("" when not known)
 
 
 def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
@@ -393,7 +397,8 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
     due = [post.date.timestamp() for post in parsed.posts
            if post.future and not options.future and (options.drafts or not post.draft)]
     return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None),
-                      parsed.rendered, parsed.cache_hits, post_digests)
+                      parsed.rendered, parsed.cache_hits, post_digests,
+                      model_key if parsed.cached else "")
 
 
 def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettings,
@@ -469,32 +474,21 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         if files is not None and (repeated := _report_from(stamp, output, files, started)):
             return repeated
     forget_stamp(cache_dir, output)
-    loaded = load_site(site_dir, options, progress)
-    config, theme, sources, site = loaded.config, loaded.theme, loaded.sources, loaded.site
-    warnings = list(loaded.warnings)
-    renderer = PageRenderer(site, config, theme, loaded.post_digests)
-    previous_keys = load_page_keys(cache_dir, output)
-    keys: dict[str, str] = {}
-    with OutputWriter(output, config.site_dir) as writer:
-        def stale(path: str, key: str) -> bool:
-            """False for a file whose key is unchanged and which is as the last build left it
-            (it is kept); True for one to render."""
-            keys[path] = key
-            return previous_keys.get(path) != key or not writer.keep(path)
-
-        todo = [job for job in renderer.page_jobs() if stale(job.path, job.key)]
-        for done, page in enumerate(renderer.render_jobs(todo), 1):
-            writer.write_page(page)
-            if progress is not None and (done % 50 == 0 or done == len(todo)):
-                progress(done, len(todo), "rendering pages")
-        rendered = len(todo)
-        for feed in feed_jobs(site, config):
-            if stale(feed.path, renderer.key_of("feed", feed.path, feed.posts, feed.extra)):
-                writer.write_page(feed.render())
-                rendered += 1
-        _raise_if(copy_problems(writer, static_copies(config, sources, site)), warnings)
-        report = writer.commit()
-    save_page_keys(cache_dir, output, keys)
+    # Loading makes hundreds of thousands of objects that live until the build ends and form
+    # no cycles (the model, or the unpickled memo of it): the cycle collector would walk them
+    # again and again for nothing. It is paused while they are made and then told to leave
+    # them alone while pages are rendered; at 10,000 essays that was a third of an edit's build.
+    gc.disable()
+    try:
+        loaded = load_site(site_dir, options, progress)
+    finally:
+        gc.enable()
+    gc.freeze()
+    try:
+        report, rendered = _render_and_write(loaded, output, cache_dir, progress)
+    finally:
+        gc.unfreeze()
+    site = loaded.site
     result = BuildReport(
         output=output,
         posts=len(site.posts),
@@ -503,7 +497,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
         files=report,
         left_out=site.left_out,
         seconds=time.perf_counter() - started,
-        warnings=tuple(warnings),
+        warnings=loaded.warnings,
         parsed=loaded.parsed,
         reused=loaded.reused,
         rendered=rendered,
@@ -511,6 +505,62 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     if newest < stat_time - RACY_NS:
         save_stamp(cache_dir, output, BuildStamp(inputs, loaded.next_due, _report_data(result)))
     return result
+
+
+def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
+                      progress: Callable[[int, int, str], None] | None
+                      ) -> tuple[WriteReport, int]:
+    """Render what changed since the last build into the output; keep the rest.
+
+    A file is kept when the page plan says it was rendered from what it would be rendered from
+    now (its structural key and the bodies it showed) and it is as that build left it.
+    """
+    config, site = loaded.config, loaded.site
+    renderer = PageRenderer(site, config, loaded.theme, loaded.post_digests)
+    bodies = current_store().keys
+    plan = load_page_plan(cache_dir, output)
+    plan_key = _hash(f"{loaded.model_key}\0{renderer.base_key()}") if loaded.model_key else ""
+    same_plan = bool(plan_key) and plan.key == plan_key
+    new_plan = PagePlan(plan_key, bodies)
+
+    def kept(path: str, key: Callable[[], str]) -> str | None:
+        """The file's structural key when the file is kept; None when it is to be rendered
+        (its key is then in `todo_keys`)."""
+        known = plan.files.get(path)
+        structural = known[0] if same_plan and known is not None else key()
+        if plan.is_current(path, structural, bodies) and writer.keep(path):
+            new_plan.files[path] = plan.files[path]
+            return structural
+        todo_keys[path] = structural
+        return None
+
+    todo_keys: dict[str, str] = {}
+    with OutputWriter(output, config.site_dir) as writer:
+        todo = [job for job in renderer.page_jobs()
+                if kept(job.path, partial(renderer.job_key, job)) is None]
+        for done, page in enumerate(renderer.render_jobs(todo), 1):
+            writer.write_page(page)
+            new_plan.files[page.path] = (todo_keys[page.path], page.reads)
+            if progress is not None and (done % 50 == 0 or done == len(todo)):
+                progress(done, len(todo), "rendering pages")
+        rendered = len(todo)
+        for feed in feed_jobs(site, config):
+            key = partial(renderer.key_of, "feed", feed.path, feed.posts, feed.extra)
+            if kept(feed.path, key) is None:
+                with current_store().reading() as reads:
+                    page = feed.render()
+                writer.write_page(page)
+                new_plan.files[page.path] = (todo_keys[page.path], tuple(sorted(reads)))
+                rendered += 1
+        _raise_if(copy_problems(writer, static_copies(config, loaded.sources, site)),
+                  list(loaded.warnings))
+        report = writer.commit()
+    save_page_plan(cache_dir, output, new_plan)
+    return report, rendered
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _option_texts(options: BuildOptions, config: SiteConfig) -> list[str]:

@@ -438,34 +438,46 @@ def is_current(stamp: BuildStamp | None, inputs: str, now: float) -> bool:
             and (stamp.valid_until is None or now < stamp.valid_until))
 
 
-# --- page keys: what each output page was rendered from ---------------------------------------
+# --- the page plan: what each output file was rendered from -----------------------------------
 
-PAGE_KEYS_FILE = "page-keys.json"
+PAGE_PLAN_FILE = "page-plan.pickle"
 
 
-def _page_keys_path(cache_dir: Path, output: Path) -> Path:
+@dataclass
+class PagePlan:
+    """What each output file of the last build of an output folder was rendered from.
+
+    A file is as it would be rendered now when its structural key is the same (everything it
+    shows but bodies: see PageRenderer.job_key) and the bodies it showed are unchanged. When
+    `key` (the site model and what every page sees) is the same too, the structural keys are
+    too, and a build need not compute them again.
+    """
+
+    key: str = ""
+    bodies: dict[str, str] = field(default_factory=dict)  # source -> its body's key
+    files: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # output path -> (structural key, the sources whose bodies it shows)
+
+    def is_current(self, path: str, key: str, bodies: Mapping[str, str]) -> bool:
+        """True when `path` was rendered from structural key `key` and from bodies that are
+        as in `bodies` (source -> key) now."""
+        known = self.files.get(path)
+        return (known is not None and known[0] == key
+                and all(self.bodies.get(source) == bodies.get(source) for source in known[1]))
+
+
+def _page_plan_path(cache_dir: Path, output: Path) -> Path:
     key = hashlib.sha1(str(output.resolve()).encode()).hexdigest()[:12]
-    return cache_dir / f"{key}-{PAGE_KEYS_FILE}"
+    return cache_dir / f"{key}-{PAGE_PLAN_FILE}"
 
 
-def load_page_keys(cache_dir: Path, output: Path) -> dict[str, str]:
-    """Output path -> the `PageJob.key` it was last rendered from ({} when unknown)."""
-    try:
-        data = json.loads(_page_keys_path(cache_dir, output).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+def load_page_plan(cache_dir: Path, output: Path) -> PagePlan:
+    """The plan of the last build of `output` (empty when unknown)."""
+    found = _read_pickles(_page_plan_path(cache_dir, output), 1)
+    plan = found[0] if found else None
+    return plan if isinstance(plan, PagePlan) else PagePlan()
 
 
-def save_page_keys(cache_dir: Path, output: Path, keys: Mapping[str, str]) -> None:
-    """Record the keys of the pages now in the output (after the output is in place)."""
-    path = _page_keys_path(cache_dir, output)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dict(keys), sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+def save_page_plan(cache_dir: Path, output: Path, plan: PagePlan) -> None:
+    """Record the plan of the files now in the output (after the output is in place)."""
+    _write_pickles(_page_plan_path(cache_dir, output), plan)

@@ -6,6 +6,7 @@ internals.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -43,10 +44,12 @@ from csblog.urls import (
 
 @dataclass(frozen=True)
 class RenderedPage:
-    """One output file: its path relative to the output folder and its bytes."""
+    """One output file: its path relative to the output folder and its bytes, and the sources
+    whose body (or word count) it shows (see bodies.BodyStore.reading)."""
 
     path: str
     data: bytes
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class PageRenderer:
         self._templates: dict[str, jinja2.Template] = {}
         self._digests: dict[int, str] = {}  # id of a site object -> digest (the site is fixed)
         self._base = ""
+        self._everything = ""  # the digest of every post, for the archive
 
     def _asset_url(self, path: str) -> str:
         return self.urls.url("/" + path.lstrip("/"))
@@ -240,19 +244,19 @@ class PageRenderer:
 
     def _render_spec(self, spec: tuple[str, tuple[Any, ...]]) -> RenderedPage:
         method, args = spec
-        page: RenderedPage = getattr(self, method)(*args)
-        return page
+        with current_store().reading() as reads:
+            page: RenderedPage = getattr(self, method)(*args)
+        return dataclasses.replace(page, reads=tuple(sorted(reads)))
 
     def digest(self, obj: object) -> str:
-        """A hash of everything a template can see of one object (a post, a listing...)."""
+        """A hash of everything a template can see of one object (a post, a listing...) but
+        the bodies of posts: which bodies a page shows is noted as it is rendered."""
         if obj is None:
             return "-"
         found = self._digests.get(id(obj))
         if found is None:
-            # a post's body is not in its repr (it is loaded when shown): add its key
             if isinstance(obj, Post):
-                known = self.post_digests.get(obj.source) or _hash(repr(obj))
-                found = _hash(known + "\0" + current_store().key(obj.source))
+                found = self.post_digests.get(obj.source) or _hash(repr(obj))
             else:
                 found = _hash(repr(obj))
             self._digests[id(obj)] = found
@@ -273,41 +277,46 @@ class PageRenderer:
                                 *(self.digest(p) for p in posts)]))
 
     def page_jobs(self) -> list[PageJob]:
-        """Every HTML page, in the order of `pages()`, with a key and without rendering it.
+        """Every HTML page, in the order of `pages()`, without rendering it."""
+        jobs: list[PageJob] = []
+        for spec in self._page_specs():
+            method, (item,) = spec
+            if method == "_index":
+                path = {"tags": TAGS_PATH, "authors": AUTHORS_PATH, "archive": ARCHIVE_PATH,
+                        "404": NOT_FOUND_PATH}[item]
+            else:
+                path = item.path
+            jobs.append(PageJob(output_file(path), spec))
+        return jobs
 
-        A page's key changes whenever anything it can show may have changed: its own objects
-        and every object it is given (neighbours, related essays, the posts of a listing), the
-        site-wide view every template receives, the configuration, the templates and the csblog
-        version. A build that finds the same key for a path as the last build, with that file
-        untouched in the output, can keep the file instead of rendering it.
+    def job_key(self, job: PageJob) -> str:
+        """The page's structural key: it changes whenever anything the page can show may
+        have changed, but the bodies of posts. That is its own objects and every object it is
+        given (neighbours, related essays, the posts of a listing), the site-wide view every
+        template receives, the configuration, the templates and the csblog version.
+
+        Together with the keys of the bodies it showed (`RenderedPage.reads`) it decides
+        whether a page must be rendered again: the same structural key and the same bodies
+        give the same bytes.
         """
         digest = self.digest
         site = self.site
-        base = self.base_key()
-        everything = _hash("".join(digest(p) for p in site.posts))
-        jobs: list[PageJob] = []
-        for spec in self._page_specs():
-            method, args = spec
-            item = args[0]
-            if method == "post_page":
-                newer, older = site.neighbours[item.id]
-                parts = [digest(item), digest(newer), digest(older),
-                         *(digest(p) for p in site.related[item.id]),
-                         repr(site.comments[item.id])]
-                path = item.path
-            elif method == "listing_page":
-                parts = [repr((item.kind, item.path, item.paginator, item.tag, item.author)),
-                         *(digest(p) for p in item.posts)]
-                path = item.path
-            elif method == "_index":
-                parts = [item, everything if item == "archive" else ""]
-                path = {"tags": TAGS_PATH, "authors": AUTHORS_PATH, "archive": ARCHIVE_PATH,
-                        "404": NOT_FOUND_PATH}[item]
-            else:  # a page or a redirect: everything it shows is in its own object
-                parts = [repr(item)]
-                path = item.path
-            jobs.append(PageJob(output_file(path), _hash("\0".join([base, method, *parts])), spec))
-        return jobs
+        method, (item,) = job.spec
+        if method == "post_page":
+            newer, older = site.neighbours[item.id]
+            parts = [digest(item), digest(newer), digest(older),
+                     *(digest(p) for p in site.related[item.id]),
+                     repr(site.comments[item.id])]
+        elif method == "listing_page":
+            parts = [repr((item.kind, item.path, item.paginator, item.tag, item.author)),
+                     *(digest(p) for p in item.posts)]
+        elif method == "_index":
+            if item == "archive" and not self._everything:
+                self._everything = _hash("".join(digest(p) for p in site.posts))
+            parts = [item, self._everything if item == "archive" else ""]
+        else:  # a page or a redirect: everything it shows is in its own object
+            parts = [repr(item)]
+        return _hash("\0".join([self.base_key(), method, *parts]))
 
     def render_job(self, job: PageJob) -> RenderedPage:
         return self._render_spec(job.spec)
@@ -337,10 +346,9 @@ class PageRenderer:
 
 @dataclass(frozen=True)
 class PageJob:
-    """A page to render: its output path, its dependency key, and how to render it."""
+    """A page to render: its output path and how to render it."""
 
     path: str
-    key: str
     spec: tuple[str, tuple[Any, ...]]
 
 

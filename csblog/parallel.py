@@ -9,6 +9,7 @@ parsed in this process.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -76,6 +77,7 @@ def ignore_interrupts() -> None:
 def _init_worker(config: MarkdownConfig) -> None:
     global _renderer
     ignore_interrupts()
+    gc.enable()  # a forked worker inherits the parent's paused collector (see build.build)
     _renderer = MarkdownRenderer(config)
 
 

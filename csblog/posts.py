@@ -122,7 +122,7 @@ class Post:
     @property
     def word_count(self) -> int:
         """Words in the body: like the body, kept in the body store, not in the model."""
-        return current_store().words[self.source]
+        return current_store().word_count(self.source)
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,19 @@ import pytest
 from helpers import copy_sample_site, make_site, post
 
 import csblog
+from csblog.bodies import current_store
 from csblog.build import BuildOptions, build, content_settings, load_site, parse_sources
 from csblog.cache import (
     CACHE_FILE,
     BuildStamp,
+    PagePlan,
     forget_stamp,
     input_fingerprint,
     is_current,
-    load_page_keys,
+    load_page_plan,
     load_stamp,
     open_cache,
-    save_page_keys,
+    save_page_plan,
     save_stamp,
     settings_fingerprint,
 )
@@ -243,12 +245,18 @@ def test_pages_are_the_same_rendered_in_one_process_or_forked_workers(tmp_path: 
     assert one == two
 
 
-def _jobs_and_pages(site: Path) -> tuple[dict[str, str], dict[str, bytes]]:
+def _jobs_and_pages(site: Path) -> tuple[dict[str, object], dict[str, bytes]]:
+    """Each page's key (its structural key and the keys of the bodies it showed) and bytes."""
     loaded = load_site(site)
     renderer = PageRenderer(loaded.site, loaded.config, loaded.theme)
-    jobs = renderer.page_jobs()
-    return ({job.path: job.key for job in jobs},
-            {job.path: renderer.render_job(job).data for job in jobs})
+    store = current_store()
+    keys: dict[str, object] = {}
+    pages: dict[str, bytes] = {}
+    for job in renderer.page_jobs():
+        page = renderer.render_job(job)
+        keys[job.path] = (renderer.job_key(job), [(rel, store.key(rel)) for rel in page.reads])
+        pages[job.path] = page.data
+    return keys, pages
 
 
 def test_a_page_key_changes_whenever_the_page_changes(tmp_path: Path) -> None:
@@ -283,9 +291,16 @@ def test_a_page_key_changes_whenever_the_page_changes(tmp_path: Path) -> None:
         keys, pages = new_keys, new_pages
 
 
-def test_page_keys_are_saved_and_loaded_per_output_folder(tmp_path: Path) -> None:
+def test_the_page_plan_is_saved_and_loaded_per_output_folder(tmp_path: Path) -> None:
     cache_dir = tmp_path / CACHE_DIR
-    assert load_page_keys(cache_dir, tmp_path / "public") == {}
-    save_page_keys(cache_dir, tmp_path / "public", {"index.html": "k1"})
-    assert load_page_keys(cache_dir, tmp_path / "public") == {"index.html": "k1"}
-    assert load_page_keys(cache_dir, tmp_path / "other") == {}
+    assert load_page_plan(cache_dir, tmp_path / "public") == PagePlan()
+    essay = "content/posts/a.md"
+    plan = PagePlan("k", {essay: "b1"},
+                    {"index.html": ("s1", ()), "posts/a/index.html": ("s2", (essay,))})
+    save_page_plan(cache_dir, tmp_path / "public", plan)
+    assert load_page_plan(cache_dir, tmp_path / "public") == plan
+    assert load_page_plan(cache_dir, tmp_path / "other") == PagePlan()
+    assert plan.is_current("posts/a/index.html", "s2", {essay: "b1"})
+    assert not plan.is_current("posts/a/index.html", "s2", {essay: "b2"})  # the body changed
+    assert not plan.is_current("posts/a/index.html", "s3", {essay: "b1"})
+    assert plan.is_current("index.html", "s1", {essay: "b2"})  # it shows no body

@@ -176,6 +176,40 @@ def test_an_edited_body_rewrites_only_its_page_and_the_feeds(
     assert "A second paragraph." in page.xpath("string(//main)")
 
 
+def test_an_edited_body_no_other_page_shows_renders_only_its_own_page(tmp_path: Path) -> None:
+    """The feeds carry the 20 newest essays whole, the archive, listings and sitemap only
+    titles and summaries: a later paragraph of an old essay is on its own page alone."""
+    files = {f"content/posts/2024-01-{n:02d}-essay-{n}.md": post(f"Essay {n}", f"Text {n}.")
+             for n in range(1, 26)}
+    site = make_site(tmp_path / "site", SITE_TOML, files)
+    settle(site)
+    build(site, BuildOptions())
+    essay = site / "content" / "posts" / "2024-01-02-essay-2.md"
+    essay.write_text(post("Essay 2", "Text 2.\n\nA later paragraph."), encoding="utf-8")
+    report = build(site, BuildOptions())
+    assert (report.rendered, report.files.written) == (1, 1)
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+
+
+def test_a_theme_that_shows_bodies_in_listings_gets_them_renewed(tmp_path: Path) -> None:
+    """Which bodies a page shows is noted as it is rendered, whatever the templates do."""
+    site = site_with(tmp_path, count=4)
+    template = site / "templates" / "index.html"
+    template.parent.mkdir(parents=True)
+    template.write_text(
+        '{% extends "base.html" %}{% block content %}{% for post in posts %}'
+        '<article>{{ post.content }}<p>{{ post.word_count }} words</p></article>'
+        '{% endfor %}{% endblock %}\n', encoding="utf-8")
+    build(site, BuildOptions())
+    essay = site / "content" / "posts" / "2024-01-02-essay-2.md"
+    for number, body in enumerate(["Text 2.\n\nA later paragraph.", "Text 2.\n\nAnd more."]):
+        essay.write_text(post("Essay 2", body), encoding="utf-8")
+        build(site, BuildOptions())
+        home = lxml.html.parse(str(site / "public" / "index.html"))
+        assert body.split("\n\n")[1] in home.xpath("string(//main)")
+        assert tree(site / "public") == clean_build(site, tmp_path / f"clean-{number}")
+
+
 def test_an_edited_template_is_compiled_again_not_taken_from_the_template_cache(
         tmp_path: Path) -> None:
     site = site_with(tmp_path)

@@ -35,11 +35,13 @@ from csblog.cache import (
     is_current,
     load_model,
     load_page_plan,
+    load_shelf,
     load_source_index,
     load_stamp,
     open_cache,
     save_model,
     save_page_plan,
+    save_shelf,
     save_source_index,
     save_stamp,
     settings_fingerprint,
@@ -115,7 +117,8 @@ class BuildFailed(CsblogError):
 
 @dataclass
 class ParsedContent:
-    posts: list[Post] = field(default_factory=list)
+    post_sources: list[str] = field(default_factory=list)  # the posts that parsed, in order
+    made: dict[str, Post] = field(default_factory=dict)  # posts made in this build, by source
     pages: list[Page] = field(default_factory=list)
     authors: list[Author] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
@@ -125,7 +128,23 @@ class ParsedContent:
     bodies: dict[str, str] = field(default_factory=dict)  # key -> HTML, when there is no cache
     words: dict[str, int] = field(default_factory=dict)  # post source -> words in its body
     cards: dict[str, str] = field(default_factory=dict)  # post source -> digest of its Post
+    due: dict[str, tuple[float, bool, bool]] = field(default_factory=dict)
+    # post source -> (its date as POSIX time, future, draft): when a left-out post falls due
     cached: bool = False  # the bodies are in the cache (else in `bodies`)
+    # the Posts of the source index, by source: loaded only when asked for (see `posts`)
+    shelved: Callable[[list[str]], dict[str, Post]] | None = None
+    _posts: list[Post] | None = None
+
+    @property
+    def posts(self) -> list[Post]:
+        """Every post that parsed, in source order. The model of a build in which no post
+        changed is reused, and then these are not needed: those the source index knows are
+        unpickled at the first use."""
+        if self._posts is None:
+            known = [rel for rel in self.post_sources if rel not in self.made]
+            shelf = self.shelved(known) if known and self.shelved else {}
+            self._posts = [self.made.get(rel) or shelf[rel] for rel in self.post_sources]
+        return self._posts
 
 
 def content_settings(config: SiteConfig, now: datetime | None = None) -> ContentSettings:
@@ -149,9 +168,10 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     """Read and parse every Markdown source; a broken file adds problems and is skipped.
 
     Three ways to a source's result, cheapest first, each giving what parsing would give:
-    - the source index (the last build's posts): a file whose size and modification time are
-      as recorded has the recorded text key; a post whose key is the recorded one is the
-      recorded Post (its `future` flag re-checked against now). Nothing is read.
+    - the source index (what the last build made of each source): a file whose size and
+      modification time are as recorded has the recorded text key; a post whose key is the
+      recorded one is as recorded (its digest, word count, warnings), unless its `future` flag
+      changed with the time. Nothing is read; its Post is unpickled only if asked for.
     - the parse cache: front matter and Markdown of a text seen before, by key.
     - parsing, in a process pool when there are enough sources (`workers`: None chooses from
       their number), with the workers reading the files themselves.
@@ -175,8 +195,10 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     index = load_source_index(cache_dir, index_key) if cache else None
     new_index = SourceIndex(index_key, time.time_ns())
     post_rels = {source.rel for source in sources.posts}
+    now = settings.now.timestamp()
     outcomes: dict[str, ParseResult] = {}  # pages and authors (few), and unreadable files
-    made: dict[str, tuple[Post | None, list[Problem], list[Problem]]] = {}
+    # post source -> (its problems, its warnings), for those made or known
+    verdicts: dict[str, tuple[list[Problem], list[Problem]]] = {}
 
     def take(source: SourceFile, key: str, outcome: ParseResult) -> None:
         """Keep what later stages need of one result; a post's body stays in the cache."""
@@ -185,16 +207,19 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             return
         mine: tuple[list[Problem], list[Problem]] = ([], [])
         post = make_post(outcome.document, outcome.rendered, settings, *mine)
-        made[source.rel] = (post, *mine)
+        verdicts[source.rel] = mine
         words = outcome.rendered.word_count
-        parsed.body_keys[source.rel] = key
-        parsed.words[source.rel] = words
         if cache is None:
             parsed.bodies[key] = outcome.rendered.html
-        if not mine[0]:  # (a broken post's repr may be huge: a YAML alias bomb)
-            parsed.cards[source.rel] = card = post_digest(post)
-            if cache is not None:
-                new_index.posts[source.rel] = (key, post, tuple(mine[1]), words, card)
+        if post is None or mine[0]:  # (a broken post's repr may be huge: a YAML alias bomb)
+            return
+        parsed.made[source.rel] = post
+        parsed.body_keys[source.rel] = key
+        parsed.words[source.rel] = words
+        parsed.cards[source.rel] = card = post_digest(post)
+        parsed.due[source.rel] = due = (post.date.timestamp(), post.future, post.draft)
+        if cache is not None:
+            new_index.posts[source.rel] = (key, tuple(mine[1]), words, card, *due)
 
     # 1. every source's key: from the index when the file is as recorded, else from its text;
     # with nothing to look the text up in (a first build), the workers read, key and parse it
@@ -223,24 +248,22 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         if stat is not None:
             new_index.files[source.rel] = (stat.st_size, stat.st_mtime_ns, keys[source.rel])
 
-    # 2. posts the index knows with this very text
+    # 2. posts the index knows with this very text (and whose time has not come since)
     rest: list[SourceFile] = []
     misses: list[SourceFile] = [source for source in rendered_sources if source.rel in unread]
     for source in rendered_sources:
         key = keys.get(source.rel)
         if key is None:
             continue
-        known_post = index.posts.get(source.rel) if index else None
-        if known_post is not None and known_post[0] == key:
-            _, post, post_warnings, words, card = known_post
-            if post.future != (post.date > settings.now):
-                post = dataclasses.replace(post, future=post.date > settings.now)
-                card = post_digest(post)
-            made[source.rel] = (post, [], list(post_warnings))
+        entry = index.posts.get(source.rel) if index else None
+        if entry is not None and entry[0] == key and entry[5] == (entry[4] > now):
+            _, post_warnings, words, card, date, future, draft = entry
+            verdicts[source.rel] = ([], list(post_warnings))
             parsed.body_keys[source.rel] = key
             parsed.words[source.rel] = words
             parsed.cards[source.rel] = card
-            new_index.posts[source.rel] = (key, post, post_warnings, words, card)
+            parsed.due[source.rel] = (date, future, draft)
+            new_index.posts[source.rel] = entry
             parsed.cache_hits += 1
             tick()
         else:
@@ -254,11 +277,11 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                 batch = rest[start : start + _BATCH]
                 found = cache.get_many(keys[s.rel] for s in batch)
                 for source in batch:
-                    entry = found.pop(keys[source.rel], None)
-                    if entry is None:
+                    found_entry = found.pop(keys[source.rel], None)
+                    if found_entry is None:
                         misses.append(source)
                     else:
-                        take(source, keys[source.rel], entry)
+                        take(source, keys[source.rel], found_entry)
                         tick()
             parsed.cache_hits += cache.hits
         else:
@@ -299,22 +322,22 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         return None
 
     for source in sources.posts:
-        if source.rel in made:
-            post, own_problems, own_warnings = made[source.rel]
+        if source.rel in verdicts:
+            own_problems, own_warnings = verdicts[source.rel]
             problems.extend(own_problems)
             warnings.extend(own_warnings)
-            if post is not None:
-                parsed.posts.append(post)
+            if source.rel in parsed.cards:
+                parsed.post_sources.append(source.rel)
         else:
             result(source)
     for source in sources.pages:
-        if (entry := result(source)) is not None:
-            parsed.pages.append(make_page(entry.document, entry.rendered, settings, problems,
-                                          warnings))
+        if (entry_of := result(source)) is not None:
+            parsed.pages.append(make_page(entry_of.document, entry_of.rendered, settings,
+                                          problems, warnings))
     for source in sources.authors:
-        if (entry := result(source)) is not None:
-            parsed.authors.append(make_author(entry.document, entry.rendered.html, settings,
-                                              problems))
+        if (entry_of := result(source)) is not None:
+            parsed.authors.append(make_author(entry_of.document, entry_of.rendered.html,
+                                              settings, problems))
     replies = ReplyRenderer() if sources.comments else None
     for index_number, source in enumerate(sources.comments, 1):
         tick()
@@ -326,9 +349,54 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         assert replies is not None
         parsed.comments.append(make_comment(doc, replies.render(doc.body), index_number,
                                             settings, problems))
-    if cache is not None and not problems:
-        save_source_index(cache_dir, new_index)
+    paths = {source.rel: source for source in sources.posts}
+    parsed.shelved = partial(_shelved_posts, cache_dir, index, parsed, paths, config, settings)
+    if cache is None or problems:
+        return parsed
+    new_index.shelf = _shelf_id(parsed)
+    if index is None or new_index.shelf != index.shelf:
+        save_shelf(cache_dir, new_index.shelf, {p.source: p for p in parsed.posts})
+    save_source_index(cache_dir, new_index)
     return parsed
+
+
+def _shelf_id(parsed: ParsedContent) -> str:
+    """Names the set of Posts: the same sources with the same digests, the same id."""
+    digest = hashlib.sha256()
+    for rel in parsed.post_sources:
+        digest.update(f"{rel}\0{parsed.cards[rel]}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _shelved_posts(cache_dir: Path, index: SourceIndex | None, parsed: ParsedContent,
+                   paths: Mapping[str, SourceFile], config: SiteConfig,
+                   settings: ContentSettings, wanted: list[str]) -> dict[str, Post]:
+    """The Posts the last build made of these sources, which the source index vouched for.
+
+    They are on the shelf the index names; if it is gone or damaged, they are made again from
+    the parse cache (or, failing that, by parsing the files), as they were made before.
+    """
+    shelf = load_shelf(cache_dir, index.shelf) if index is not None else None
+    found = {rel: shelf[rel] for rel in wanted if shelf is not None and rel in shelf}
+    lost = [rel for rel in wanted if rel not in found]
+    if lost:
+        cache = open_cache(cache_dir, config.markdown)
+        entries = cache.get_many(parsed.body_keys[rel] for rel in lost) if cache else {}
+        if cache is not None:
+            cache.close()
+        renderer: list[MarkdownRenderer] = []
+        for rel in lost:
+            entry = entries.get(parsed.body_keys[rel])
+            if entry is None:
+                renderer = renderer or [MarkdownRenderer(config.markdown)]
+                outcome = parse_source(renderer[0], rel, read_source(paths[rel]))
+                if not isinstance(outcome, ParsedSource):
+                    raise BuildFailed.many(list(outcome))
+                entry = outcome
+            post = make_post(entry.document, entry.rendered, settings, [], [])
+            assert post is not None
+            found[rel] = post
+    return found
 
 
 def static_copies(config: SiteConfig, sources: SiteSources, site: Site) -> list[CopiedFile]:
@@ -394,8 +462,8 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
             save_model(cache_dir, model_key, (site, model_warnings, post_digests))
     _raise_if(problems, warnings)
     use_store(_body_store(parsed, sources, config, site))
-    due = [post.date.timestamp() for post in parsed.posts
-           if post.future and not options.future and (options.drafts or not post.draft)]
+    due = [date for date, future, draft in parsed.due.values()
+           if future and not options.future and (options.drafts or not draft)]
     return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None),
                       parsed.rendered, parsed.cache_hits, post_digests,
                       model_key if parsed.cached else "")
@@ -413,9 +481,8 @@ def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettin
     digest.update(repr((csblog.__version__, settings.without_time(), flags,
                         config.posts_per_page, config.related_posts, assets, parsed.pages,
                         parsed.authors, parsed.comments)).encode("utf-8", "surrogatepass"))
-    for post in parsed.posts:
-        digest.update(f"\0{post.source}\0{parsed.cards[post.source]}".encode(
-            "utf-8", "surrogatepass"))
+    for rel in parsed.post_sources:
+        digest.update(f"\0{rel}\0{parsed.cards[rel]}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
@@ -522,13 +589,14 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     plan_key = _hash(f"{loaded.model_key}\0{renderer.base_key()}") if loaded.model_key else ""
     same_plan = bool(plan_key) and plan.key == plan_key
     new_plan = PagePlan(plan_key, bodies)
+    changed = plan.changed_bodies(bodies)
 
     def kept(path: str, key: Callable[[], str]) -> str | None:
         """The file's structural key when the file is kept; None when it is to be rendered
         (its key is then in `todo_keys`)."""
         known = plan.files.get(path)
         structural = known[0] if same_plan and known is not None else key()
-        if plan.is_current(path, structural, bodies) and writer.keep(path):
+        if plan.is_current(path, structural, changed) and writer.keep(path):
             new_plan.files[path] = plan.files[path]
             return structural
         todo_keys[path] = structural

@@ -214,23 +214,29 @@ def body_fetcher(folder: Path) -> Callable[[str], str]:
 # --- the source index: what the last build made of each source file -------------------------
 
 SOURCE_INDEX_FILE = "sources.pickle"
-SOURCE_INDEX_FORMAT = 2
+SOURCE_INDEX_FORMAT = 3
+SHELF_FILE = "posts.pickle"
 
 
 @dataclass
 class SourceIndex:
-    """Each source's stat and text key, and each post's Post, as the last build found them.
+    """Each source's stat and text key, and what each post was, as the last build found them.
 
     With it a build neither reads nor parses an unchanged file (see build.parse_sources). Valid
     only for the same `settings` (the Markdown fingerprint and the content settings but the
-    current time), which is part of how it is looked up.
+    current time), which is part of how it is looked up. It holds no Post: those are on the
+    shelf named `shelf` (see `save_shelf`), unpickled only by a build that needs them, so that
+    the index stays cheap to read and write at every build.
     """
 
     settings: str
     taken_ns: int  # when the stats were taken: a file modified just before is not trusted
     files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # size, mtime, key
-    posts: dict[str, tuple[str, Any, tuple[Any, ...], int, str]] = field(default_factory=dict)
-    # rel -> (key, Post, its warnings, words in its body, post_digest(Post))
+    posts: dict[str, tuple[str, tuple[Any, ...], int, str, float, bool, bool]] = field(
+        default_factory=dict)
+    # rel -> (key, its warnings, words in its body, post_digest(Post), date as POSIX time,
+    #         future, draft)
+    shelf: str = ""  # the id of the shelf that holds these posts' Posts
 
 
 def source_index_key(fingerprint: str, settings: Any) -> str:
@@ -250,6 +256,16 @@ def load_source_index(folder: Path, settings: str) -> SourceIndex | None:
 
 def save_source_index(folder: Path, index: SourceIndex) -> None:
     _write_pickles(folder / SOURCE_INDEX_FILE, index)
+
+
+def load_shelf(folder: Path, shelf: str) -> dict[str, Any] | None:
+    """The Posts (source -> Post) saved under id `shelf`, or None (missing, damaged, other)."""
+    found = _read_pickles(folder / SHELF_FILE, 2, first=shelf)
+    return found[1] if found and isinstance(found[1], dict) else None
+
+
+def save_shelf(folder: Path, shelf: str, posts: Mapping[str, Any]) -> None:
+    _write_pickles(folder / SHELF_FILE, shelf, dict(posts))
 
 
 # --- the site model of the last build ---------------------------------------------------------
@@ -458,12 +474,18 @@ class PagePlan:
     files: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     # output path -> (structural key, the sources whose bodies it shows)
 
-    def is_current(self, path: str, key: str, bodies: Mapping[str, str]) -> bool:
-        """True when `path` was rendered from structural key `key` and from bodies that are
-        as in `bodies` (source -> key) now."""
+    def changed_bodies(self, bodies: Mapping[str, str]) -> set[str]:
+        """The sources whose body key is not what it was (`bodies`: source -> key now)."""
+        old = self.bodies
+        changed = {source for source, key in bodies.items() if old.get(source) != key}
+        changed.update(source for source in old if source not in bodies)
+        return changed
+
+    def is_current(self, path: str, key: str, changed: set[str]) -> bool:
+        """True when `path` was rendered from structural key `key` and from none of the
+        `changed` bodies."""
         known = self.files.get(path)
-        return (known is not None and known[0] == key
-                and all(self.bodies.get(source) == bodies.get(source) for source in known[1]))
+        return known is not None and known[0] == key and changed.isdisjoint(known[1])
 
 
 def _page_plan_path(cache_dir: Path, output: Path) -> Path:

@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lxml.html
+import pytest
 from helpers import make_site, post
 
 from csblog.build import BuildOptions, build
+from csblog.cache import MODEL_FILE, SHELF_FILE
 from csblog.output_writing import CACHE_DIR
 
 SITE_TOML = 'title = "Stamp test"\nbase_url = "https://example.org/"\n'
@@ -242,6 +244,25 @@ def test_every_kind_of_edit_in_turn_equals_a_clean_build(tmp_path: Path) -> None
         essay.write_text(text, encoding="utf-8")
         build(site, BuildOptions())
         assert tree(site / "public") == clean_build(site, tmp_path / f"clean-{number}"), text
+
+
+@pytest.mark.parametrize("damage", ["delete", "garble"])
+def test_a_lost_shelf_of_posts_or_model_costs_time_not_correctness(tmp_path: Path,
+                                                                  damage: str) -> None:
+    """The index vouches for the Posts it shelved; if the shelf or the saved model is gone or
+    damaged, a build that needs them makes them again as they were."""
+    site = site_with(tmp_path, count=5)
+    build(site, BuildOptions())
+    essay = site / "content" / "posts" / "2024-01-03-essay-3.md"
+    for number, name in enumerate([SHELF_FILE, MODEL_FILE, SHELF_FILE]):
+        target = site / CACHE_DIR / name
+        if damage == "delete":
+            target.unlink()
+        else:
+            target.write_bytes(b"not a pickle" * 10)
+        essay.write_text(post(f"Essay 3, take {number}", "Text 3."), encoding="utf-8")
+        build(site, BuildOptions())
+        assert tree(site / "public") == clean_build(site, tmp_path / f"clean-{number}")
 
 
 def test_the_parse_pool_works_beside_other_threads(tmp_path: Path) -> None:

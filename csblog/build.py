@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -193,7 +192,8 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     fingerprint = cache.fingerprint if cache else settings_fingerprint(config.markdown)
     index_key = source_index_key(fingerprint, settings)
     index = load_source_index(cache_dir, index_key) if cache else None
-    new_index = SourceIndex(index_key, time.time_ns())
+    # the stats were taken during discovery: a file touched since may be newer than recorded
+    new_index = SourceIndex(index_key, sources.taken_ns or time.time_ns())
     post_rels = {source.rel for source in sources.posts}
     now = settings.now.timestamp()
     outcomes: dict[str, ParseResult] = {}  # pages and authors (few), and unreadable files
@@ -227,16 +227,13 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     blind = index is None and (cache is None or cache.is_empty())
     unread: dict[str, tuple[int, int] | None] = {}  # source -> its stat, read by a worker
     for source in rendered_sources:
-        try:
-            stat = os.stat(source.path)
-        except OSError:
-            stat = None
+        stat = (source.size, source.mtime_ns) if source.mtime_ns >= 0 else None
         known = index.files.get(source.rel) if index and stat else None
-        if (known is not None and stat is not None and known[:2] == (stat.st_size, stat.st_mtime_ns)
-                and stat.st_mtime_ns < index.taken_ns - RACY_NS):  # type: ignore[union-attr]
+        if (known is not None and known[:2] == stat
+                and source.mtime_ns < index.taken_ns - RACY_NS):  # type: ignore[union-attr]
             keys[source.rel] = known[2]
         elif blind:
-            unread[source.rel] = (stat.st_size, stat.st_mtime_ns) if stat else None
+            unread[source.rel] = stat
             continue
         else:
             try:
@@ -246,7 +243,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                 tick()
                 continue
         if stat is not None:
-            new_index.files[source.rel] = (stat.st_size, stat.st_mtime_ns, keys[source.rel])
+            new_index.files[source.rel] = (*stat, keys[source.rel])
 
     # 2. posts the index knows with this very text (and whose time has not come since)
     rest: list[SourceFile] = []
@@ -431,12 +428,14 @@ class LoadedSite:
 
 
 def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
-              progress: Callable[[int, int, str], None] | None = None) -> LoadedSite:
-    """Read the config and every source and assemble the site model. Raises BuildFailed."""
+              progress: Callable[[int, int, str], None] | None = None,
+              sources: SiteSources | None = None) -> LoadedSite:
+    """Read the config and every source (those `sources` lists, when discovery was done
+    already) and assemble the site model. Raises BuildFailed."""
     config, warnings = load_config(site_dir)
     config = config.with_overrides(options.base_url, options.output_dir)
     theme = find_theme(config)  # an unknown theme fails before any work
-    sources = discover(config.site_dir)
+    sources = sources or discover(config.site_dir)
     problems: list[Problem] = list(sources.problems)
     settings = content_settings(config)
     parsed = parse_sources(sources, config, settings, problems, warnings, progress)
@@ -533,8 +532,9 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     check_output_dir(output, config.site_dir)  # before any work: it is a usage mistake
     recover_leftovers(output)  # undo a build killed while moving files, even if this one fails
     cache_dir = config.site_dir / CACHE_DIR
-    stat_time = time.time_ns()
-    inputs, newest = input_state(config.site_dir, _option_texts(options, config))
+    sources = discover(config.site_dir)
+    stat_time = sources.taken_ns
+    inputs, newest = input_state(config.site_dir, _option_texts(options, config), sources)
     stamp = load_stamp(cache_dir, output)
     if is_current(stamp, inputs, time.time()) and stamp is not None:
         files = output_is_intact(output, config.site_dir)
@@ -547,7 +547,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions(),
     # them alone while pages are rendered; at 10,000 essays that was a third of an edit's build.
     gc.disable()
     try:
-        loaded = load_site(site_dir, options, progress)
+        loaded = load_site(site_dir, options, progress, sources)
     finally:
         gc.enable()
     gc.freeze()

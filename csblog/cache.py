@@ -28,6 +28,7 @@ import pygments
 
 import csblog
 from csblog.config import MarkdownConfig
+from csblog.discovery import SiteSources, discover
 from csblog.markdown_rendering import RenderedMarkdown, extension_fingerprint
 from csblog.posts import Document
 
@@ -334,8 +335,8 @@ def _write_pickles(path: Path, *objects: Any) -> None:
 # --- the build stamp: has anything a build reads changed since the last build? --------------
 
 STAMP_FILE = "build-stamp.json"
-# what a build reads in the site folder (besides the output and the cache)
-_INPUT_DIRS = ("content", "static", "themes", "templates")
+# what a build reads in the site folder besides its sources (and the output and the cache)
+_INPUT_DIRS = ("themes", "templates")
 _INPUT_FILES = ("csblog.toml",)
 
 
@@ -373,16 +374,19 @@ def _walk_stats(folder: str, prefix: str, digest: Any, newest: list[int],
 def input_fingerprint(site_dir: Path, options: Iterable[str] = ()) -> str:
     """A hash of everything a build of `site_dir` reads, by file size and modification time.
 
-    Covers csblog.toml, content/, static/, themes/, templates/, the built-in theme, the code of
-    csblog and the versions of Markdown, Pygments and Jinja2, plus `options` (the build's flags
-    as text: drafts, future, base URL, output folder). Equal fingerprints mean an identical
-    build, except that time passes: see `BuildStamp.valid_until`. Costs a stat() per file.
+    Covers csblog.toml, the sources discovery finds (content/, static/), themes/, templates/,
+    the built-in theme, the code of csblog and the versions of Markdown, Pygments and Jinja2,
+    plus `options` (the build's flags as text: drafts, future, base URL, output folder). Equal
+    fingerprints mean an identical build, except that time passes: see
+    `BuildStamp.valid_until`. Costs a stat() per file.
     """
     return input_state(site_dir, options)[0]
 
 
-def input_state(site_dir: Path, options: Iterable[str] = ()) -> tuple[str, int]:
-    """`input_fingerprint` and the newest modification time (ns) among the inputs."""
+def input_state(site_dir: Path, options: Iterable[str] = (),
+                sources: SiteSources | None = None) -> tuple[str, int]:
+    """`input_fingerprint` and the newest modification time (ns) among the inputs; `sources`,
+    when given, are those discovery found just now (with their stats)."""
     import jinja2  # only here: the cache module itself does not render templates
 
     digest = hashlib.sha256()
@@ -392,6 +396,13 @@ def input_state(site_dir: Path, options: Iterable[str] = ()) -> tuple[str, int]:
                               jinja2.__version__, list(options)]).encode())
     for name in _INPUT_FILES:
         _walk_stats_file(site_dir / name, name, digest, newest)
+    found = sources or discover(site_dir)
+    lines = [f"{p.path}\0{p.message}\n" for p in found.problems]
+    for group in (found.posts, found.pages, found.authors, found.comments,
+                  found.content_assets, found.static):
+        lines += [f"{s.rel}\0{s.size}\0{s.mtime_ns}\n" for s in group]
+        newest[0] = max([newest[0], *(s.mtime_ns for s in group)])
+    digest.update("".join(lines).encode("utf-8", "surrogateescape"))
     for name in _INPUT_DIRS:
         _walk_stats(str(site_dir / name), name, digest, newest)
     _walk_stats(str(package), "<csblog>", digest, newest)  # the code, and the installed theme

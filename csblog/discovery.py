@@ -7,6 +7,7 @@ and editors' temporary files ("notes.md~", "#notes.md#", ".#notes.md", "*.swp", 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,17 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file of the site: its absolute path and its path relative to the site (with '/')."""
+    """A file of the site: its absolute path and its path relative to the site (with '/'), and
+    its size and modification time when it was found (-1 when they could not be read)."""
 
-    path: Path
+    file: str
     rel: str
+    size: int = -1
+    mtime_ns: int = -1
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class SiteSources:
     content_assets: tuple[SourceFile, ...]
     static: tuple[SourceFile, ...]
     problems: tuple[Problem, ...] = ()  # links that point outside the site
+    taken_ns: int = 0  # when the walk began: a file modified after that may be newer than seen
 
 
 def is_ignored(name: str) -> bool:
@@ -51,7 +60,7 @@ def is_ignored(name: str) -> bool:
 
 def walk_files(root: Path, site_dir: Path,
                problems: list[Problem] | None = None) -> Iterator[SourceFile]:
-    """Every file under root that is not ignored, in sorted order.
+    """Every file under root that is not ignored, in sorted order, with its size and time.
 
     Symbolic links are followed only while they stay inside the site folder; one that points
     outside it is reported in `problems` (never read), and a link loop is visited once.
@@ -83,13 +92,17 @@ def walk_files(root: Path, site_dir: Path,
             if is_dir:
                 folders.append(entry.path)
                 continue
-            path = Path(entry.path)
-            if entry.is_symlink() and not _inside(path.resolve(), site_real, path, site_dir,
-                                                  problems):
-                continue
+            if entry.is_symlink():
+                path = Path(entry.path)
+                if not _inside(path.resolve(), site_real, path, site_dir, problems):
+                    continue
             rel = root_rel + entry.path[len(root_text):].replace(os.sep, "/")
             rel = rel[2:] if rel.startswith("./") else rel  # root is the site folder itself
-            yield SourceFile(path, rel)
+            try:
+                stat = entry.stat()  # (of the file a link points to)
+                yield SourceFile(entry.path, rel, stat.st_size, stat.st_mtime_ns)
+            except OSError:  # gone, or a broken link: reading it will say so
+                yield SourceFile(entry.path, rel)
         stack.extend(reversed(folders))  # depth first, in sorted order
 
 
@@ -106,11 +119,12 @@ def _inside(real: Path, site_real: Path, path: Path, site_dir: Path,
 
 
 def _is_markdown(source: SourceFile) -> bool:
-    return source.path.suffix.lower() in MARKDOWN_SUFFIXES
+    return source.rel.lower().endswith(MARKDOWN_SUFFIXES)
 
 
 def discover(site_dir: Path) -> SiteSources:
     """List the sources of the site in `site_dir`."""
+    taken_ns = time.time_ns()
     problems: list[Problem] = []
     content = site_dir / CONTENT_DIR
     posts: list[SourceFile] = []
@@ -124,7 +138,7 @@ def discover(site_dir: Path) -> SiteSources:
                 if _is_markdown(s)]
     static = list(walk_files(site_dir / STATIC_DIR, site_dir, problems))
     return SiteSources(tuple(posts), tuple(pages), tuple(authors), tuple(comments),
-                       tuple(assets), tuple(static), tuple(problems))
+                       tuple(assets), tuple(static), tuple(problems), taken_ns)
 
 
 def decode_source(data: bytes, rel: str) -> str:

@@ -2,6 +2,7 @@
 """Time csblog builds, and Pelican's and Hugo's on the same corpus, on this machine, in one run.
 
     python3 benchmarks/run.py [--sizes 1000,5000,10000] [--runs 3] [--peers] [--json out.json]
+                              [--kinds cold,edit,nochange] [--peer-tools pelican,hugo]
 
 For each size a deterministic corpus is made with ../shared/bench/make_corpus.py (yaml flavour)
 in the content/posts/ of a fresh csblog site. With --peers, Pelican and Hugo sites of the same
@@ -17,7 +18,8 @@ them alike:
   no change   csblog only: a build with nothing changed
   peak memory the largest resident set of the build process during the cold build
                 (for csblog's pool: the main process; workers are separate, smaller processes)
-The table shows medians over the runs and csblog's time as a ratio of each peer's.
+The table shows medians over the runs and csblog's time as a ratio of each peer's. Without
+"cold" in --kinds, each generator builds once, untimed, before the runs (to time edits alone).
 csblog is run from this checkout (PYTHONPATH), whatever csblog is installed.
 """
 
@@ -104,6 +106,9 @@ class Csblog:
     def __init__(self, site: Path, workers: int | None) -> None:
         self.site = site
         self.env = dict(os.environ, PYTHONPATH=str(REPO))
+        # an installed csblog has its modules compiled (pip does it, as for Pelican's venv):
+        # let this checkout's be compiled once too, not at every build
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         if workers:
             self.env["CSBLOG_WORKERS"] = str(workers)
         self.argv = [sys.executable, "-m", "csblog", "-C", str(site), "build", "--quiet"]
@@ -264,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the csblog sites (default: a temporary folder)")
     parser.add_argument("--json", type=Path, default=None, help="also write every timing here")
+    parser.add_argument("--kinds", default="cold,edit,nochange",
+                        help="what to time, comma-separated (default: cold,edit,nochange)")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    kinds = {k.strip() for k in args.kinds.split(",") if k.strip()}
     if args.peers:
         ensure_peers(args.peers_dir, sizes)
     work = args.work or Path(tempfile.mkdtemp(prefix="csblog-bench-"))
@@ -282,16 +290,21 @@ def main(argv: list[str] | None = None) -> int:
                 peers.append(Hugo(args.peers_dir, size))
             for peer in peers:
                 peer.prepare_edit()
+        if "cold" not in kinds:
+            ours.no_change()  # the first build, untimed
         for run in range(args.runs):
             results.loads.append(os.getloadavg()[0])
             word = f"edited{run}x{int(time.time())}"
-            results.add(size, "csblog", "cold", ours.cold())
-            for peer in peers:
-                results.add(size, peer.name, "cold", peer.cold())
-            results.add(size, "csblog", "edit", ours.edit(word))
-            for peer in peers:
-                results.add(size, peer.name, "edit", peer.edit(word))
-            results.add(size, "csblog", "nochange", ours.no_change())
+            if "cold" in kinds:
+                results.add(size, "csblog", "cold", ours.cold())
+                for peer in peers:
+                    results.add(size, peer.name, "cold", peer.cold())
+            if "edit" in kinds:
+                results.add(size, "csblog", "edit", ours.edit(word))
+                for peer in peers:
+                    results.add(size, peer.name, "edit", peer.edit(word))
+            if "nochange" in kinds:
+                results.add(size, "csblog", "nochange", ours.no_change())
             results.add(0, "csblog", "startup", ours.startup())
             results.loads.append(os.getloadavg()[0])
             done = {k[1] + " " + k[2]: f"{v[-1].seconds:.2f}s/{v[-1].cpu:.2f}cpu"

@@ -49,7 +49,7 @@ from csblog.cache import (
 from csblog.config import SiteConfig, load_config
 from csblog.discovery import SiteSources, SourceFile, discover, read_source, walk_files
 from csblog.errors import CsblogError, Problem
-from csblog.feeds import feed_jobs
+from csblog.feeds import FeedJob, feed_jobs
 from csblog.markdown_rendering import MarkdownRenderer, ReplyRenderer, resolve_links
 from csblog.output_writing import (
     CACHE_DIR,
@@ -583,7 +583,7 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     now (its structural key and the bodies it showed) and it is as that build left it.
     """
     config, site = loaded.config, loaded.site
-    renderer = PageRenderer(site, config, loaded.theme, loaded.post_digests)
+    renderer = PageRenderer(site, config, loaded.theme, loaded.post_digests, loaded.model_key)
     bodies = current_store().keys
     plan = load_page_plan(cache_dir, output)
     plan_key = _hash(f"{loaded.model_key}\0{renderer.base_key()}") if loaded.model_key else ""
@@ -591,21 +591,24 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     new_plan = PagePlan(plan_key, bodies)
     changed = plan.changed_bodies(bodies)
 
-    def kept(path: str, key: Callable[[], str]) -> str | None:
-        """The file's structural key when the file is kept; None when it is to be rendered
-        (its key is then in `todo_keys`)."""
+    def kept(path: str, key: Callable[[Any], str], of: Any) -> bool:
+        """True when the file is kept; else its structural key, `key(of)`, is put in
+        `todo_keys`."""
         known = plan.files.get(path)
-        structural = known[0] if same_plan and known is not None else key()
+        structural = known[0] if same_plan and known is not None else key(of)
         if plan.is_current(path, structural, changed) and writer.keep(path):
-            new_plan.files[path] = plan.files[path]
-            return structural
+            new_plan.files[path] = known  # type: ignore[assignment]
+            return True
         todo_keys[path] = structural
-        return None
+        return False
+
+    def feed_key(feed: FeedJob) -> str:
+        return renderer.key_of("feed", feed.path, feed.posts, feed.extra)
 
     todo_keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
-        todo = [job for job in renderer.page_jobs()
-                if kept(job.path, partial(renderer.job_key, job)) is None]
+        job_key = renderer.job_key
+        todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
         for done, page in enumerate(renderer.render_jobs(todo), 1):
             writer.write_page(page)
             new_plan.files[page.path] = (todo_keys[page.path], page.reads)
@@ -613,8 +616,7 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
                 progress(done, len(todo), "rendering pages")
         rendered = len(todo)
         for feed in feed_jobs(site, config):
-            key = partial(renderer.key_of, "feed", feed.path, feed.posts, feed.extra)
-            if kept(feed.path, key) is None:
+            if not kept(feed.path, feed_key, feed):
                 with current_store().reading() as reads:
                     page = feed.render()
                 writer.write_page(page)

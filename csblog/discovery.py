@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from csblog.errors import ContentError, Problem
 
@@ -20,10 +21,11 @@ THEMES_DIR = "themes"
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
     """A file of the site: its absolute path and its path relative to the site (with '/'), and
-    its size and modification time when it was found (-1 when they could not be read)."""
+    its size and modification time when it was found (-1 when they could not be read).
+
+    (A named tuple: a site has thousands, and every build makes them all.)"""
 
     file: str
     rel: str

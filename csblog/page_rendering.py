@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import jinja2
@@ -128,9 +128,10 @@ class PageRenderer:
     """Renders every HTML page of a site with one Jinja environment."""
 
     def __init__(self, site: Site, config: SiteConfig, theme: Theme,
-                 post_digests: Mapping[str, str] | None = None) -> None:
+                 post_digests: Mapping[str, str] | None = None, model_key: str = "") -> None:
         self.site = site
         self.post_digests = post_digests or {}  # source -> post_digest of the site's Post
+        self.model_key = model_key  # what the site was made from, when known
         self.config = config
         self.urls = UrlScheme(config.base_path, config.origin)
         self.env = make_environment(theme, config, self._asset_url, self._asset_abs_url)
@@ -264,9 +265,9 @@ class PageRenderer:
 
     def base_key(self) -> str:
         """What every page depends on: csblog, the config, the site view, the templates, and
-        the URLs the links in bodies resolve to."""
+        the URLs the links in bodies resolve to (which the model's key stands for, if known)."""
         if not self._base:
-            links = sorted(self.site.link_targets.items())
+            links = self.model_key or sorted(self.site.link_targets.items())
             self._base = _hash(repr((csblog.__version__, self.config, self.view,
                                      _templates_hash(self.env), links)))
         return self._base
@@ -344,9 +345,9 @@ class PageRenderer:
                 yield self._render_spec(spec)
 
 
-@dataclass(frozen=True)
-class PageJob:
-    """A page to render: its output path and how to render it."""
+class PageJob(NamedTuple):
+    """A page to render: its output path and how to render it. (A named tuple: a build makes
+    one for every page, 15,000 at 10,000 essays, and most are kept, not rendered.)"""
 
     path: str
     spec: tuple[str, tuple[Any, ...]]

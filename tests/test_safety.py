@@ -141,6 +141,28 @@ def test_own_files_survive_and_stale_pages_go(tmp_path: Path, build_site: Runner
         assert leftovers(output) == []
 
 
+def test_stale_pages_go_after_an_upgrade_from_the_json_manifest(tmp_path: Path,
+                                                               build_site: Runner) -> None:
+    """csblog 0.1 recorded what it wrote as JSON; what it recorded is still known."""
+    import json
+    import pickle
+
+    root = make_site(tmp_path / "site", BASIC, {
+        "content/posts/2024-01-01-keep.md": post("Keep"),
+        "content/posts/2024-01-02-gone.md": post("Gone"),
+    })
+    assert build_site(root).exit_code == 0
+    (record,) = (root / ".csblog-cache").glob("output-*.pickle")
+    files = pickle.loads(record.read_bytes())["files"]
+    record.with_suffix(".json").write_text(json.dumps({"files": files}), encoding="utf-8")
+    record.unlink()
+    (root / "content/posts/2024-01-02-gone.md").unlink()
+    assert build_site(root).exit_code == 0
+    assert not (root / "public/posts/gone").exists()
+    assert (root / "public/posts/keep/index.html").is_file()
+    assert not list((root / ".csblog-cache").glob("output-*.json"))
+
+
 def test_stale_pages_go_after_the_site_folder_moved(tmp_path: Path,
                                                   build_site: Runner) -> None:
     root = make_site(tmp_path / "site", BASIC, {

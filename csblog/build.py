@@ -609,18 +609,22 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     with OutputWriter(output, config.site_dir) as writer:
         job_key = renderer.job_key
         todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
-        for done, page in enumerate(renderer.render_jobs(todo), 1):
-            writer.write_page(page)
-            new_plan.files[page.path] = (todo_keys[page.path], page.reads)
+        # each page is written where it is rendered (a forked worker, on a big site): only
+        # what was staged comes back
+        pages = renderer.render_jobs(todo, lambda page: (writer.stage(page.path, page.data),
+                                                         page.reads))
+        for done, (staged, reads) in enumerate(pages, 1):
+            writer.record(staged, "a generated page")
+            new_plan.files[staged.path] = (todo_keys[staged.path], reads)
             if progress is not None and (done % 50 == 0 or done == len(todo)):
                 progress(done, len(todo), "rendering pages")
         rendered = len(todo)
         for feed in feed_jobs(site, config):
             if not kept(feed.path, feed_key, feed):
-                with current_store().reading() as reads:
+                with current_store().reading() as shown:
                     page = feed.render()
                 writer.write_page(page)
-                new_plan.files[page.path] = (todo_keys[page.path], tuple(sorted(reads)))
+                new_plan.files[page.path] = (todo_keys[page.path], tuple(sorted(shown)))
                 rendered += 1
         _raise_if(copy_problems(writer, static_copies(config, loaded.sources, site)),
                   list(loaded.warnings))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG as stat_is_file
 from types import TracebackType
+from typing import NamedTuple
 
 from csblog.errors import CsblogError, Problem
 from csblog.page_rendering import RenderedPage
@@ -175,6 +176,16 @@ def output_is_intact(output: Path, site_dir: Path) -> int | None:
     return len(files)
 
 
+class StagedFile(NamedTuple):
+    """A file `OutputWriter.stage` took care of: staged anew, or (`current`, its manifest entry)
+    found in the output with these very bytes."""
+
+    path: str
+    size: int
+    digest: str
+    current: list[int | str] | None
+
+
 class OutputWriter:
     """Stages one build beside the output folder; `commit()` puts it in place.
 
@@ -219,26 +230,47 @@ class OutputWriter:
     def write(self, rel: str, data: bytes, origin: str) -> None:
         """Stage one file. Two writes to one path are an error naming both origins."""
         safe_output_path(rel)
+        self._check_unclaimed(rel, origin)
+        self.record(self.stage(rel, data), origin)
+
+    def stage(self, rel: str, data: bytes) -> StagedFile:
+        """Put one file's bytes in the staging folder, unless the output holds them already.
+
+        Only files are touched, no bookkeeping: a forked worker may stage the pages it
+        rendered, and the parent then `record`s what it sends back.
+        """
+        safe_output_path(rel)
+        digest = _digest(data)
+        current = self._unchanged(rel, len(data), digest)
+        if current is None:
+            target = f"{self.staging}{os.sep}new{os.sep}{rel}"
+            try:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as handle:
+                    handle.write(data)
+            except OSError as exc:
+                raise CsblogError(f"cannot write {rel}: {exc.strerror}", str(self.output / rel),
+                                  hint="check that the output folder's parent is writable"
+                                  ) from None
+        return StagedFile(rel, len(data), digest, current)
+
+    def record(self, staged: StagedFile, origin: str) -> None:
+        """Note a staged file (see `stage`). Two files for one path are an error naming both."""
+        rel = staged.path
+        self._check_unclaimed(rel, origin)
+        self.origins[rel] = origin
+        if staged.current is not None:
+            self.entries[rel] = staged.current
+            self.unchanged += 1
+        else:
+            self.staged.append(rel)
+            self.entries[rel] = [staged.size, staged.digest, 0]  # the time is known once in place
+            self.written += 1
+
+    def _check_unclaimed(self, rel: str, origin: str) -> None:
         if rel in self.entries:
             raise CsblogError(f"{origin} and {self.origins[rel]} would both be written to {rel}",
                               hint="give one of them another slug or file name")
-        digest = _digest(data)
-        self.origins[rel] = origin
-        current = self._unchanged(rel, len(data), digest)
-        if current is not None:
-            self.entries[rel] = current
-            self.unchanged += 1
-            return
-        target = self.staging / "new" / rel
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        except OSError as exc:
-            raise CsblogError(f"cannot write {rel}: {exc.strerror}", str(self.output / rel),
-                              hint="check that the output folder's parent is writable") from None
-        self.staged.append(rel)
-        self.entries[rel] = [len(data), digest, 0]  # the time is known once in place
-        self.written += 1
 
     def keep(self, rel: str) -> bool:
         """Keep the output's file as the last build left it (its page did not change).

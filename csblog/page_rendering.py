@@ -13,9 +13,9 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import jinja2
@@ -40,6 +40,8 @@ from csblog.urls import (
     UrlScheme,
     output_file,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -322,27 +324,29 @@ class PageRenderer:
     def render_job(self, job: PageJob) -> RenderedPage:
         return self._render_spec(job.spec)
 
-    def render_jobs(self, jobs: list[PageJob], workers: int | None = None
-                    ) -> Iterator[RenderedPage]:
-        """The pages of `jobs`, in order (rendered as `pages` renders them)."""
-        return self._render_specs([job.spec for job in jobs], workers)
+    def render_jobs(self, jobs: list[PageJob], finish: Callable[[RenderedPage], T],
+                    workers: int | None = None) -> Iterator[T]:
+        """`finish(page)` for the page of each job, in order (rendered as `pages` renders
+        them). `finish` runs where the page was rendered, perhaps a forked worker (it may
+        write the page there: what it returns is all that comes back)."""
+        return self._render_specs([job.spec for job in jobs], workers, finish)
 
     def pages(self, workers: int | None = None) -> Iterator[RenderedPage]:
         """Every HTML page of the site, in a fixed order."""
-        return self._render_specs(self._page_specs(), workers)
+        return self._render_specs(self._page_specs(), workers, _same)
 
-    def _render_specs(self, specs: list[tuple[str, tuple[Any, ...]]],
-                      workers: int | None) -> Iterator[RenderedPage]:
+    def _render_specs(self, specs: list[tuple[str, tuple[Any, ...]]], workers: int | None,
+                      finish: Callable[[RenderedPage], T]) -> Iterator[T]:
         """On a big site the pages are rendered by forked worker processes, which inherit the
         site and the compiled templates instead of receiving them; the pages come back in the
         same order and with the same bytes as from one process.
         """
         count = page_workers(len(specs)) if workers is None else max(1, workers)
         if count > 1 and _can_fork():
-            yield from _render_forked(self, specs, count)
+            yield from _render_forked(self, specs, count, finish)
         else:
             for spec in specs:
-                yield self._render_spec(spec)
+                yield finish(self._render_spec(spec))
 
 
 class PageJob(NamedTuple):
@@ -371,7 +375,12 @@ def _templates_hash(env: jinja2.Environment) -> str:
 # below this many pages per worker a fork did not pay in our measurements (a page takes ~1 ms)
 MIN_PAGES_PER_WORKER = 1000
 _CHUNK = 50
-_forked: tuple[PageRenderer, list[tuple[str, tuple[Any, ...]]]] | None = None
+_forked: tuple[PageRenderer, list[tuple[str, tuple[Any, ...]]], Callable[[RenderedPage], Any]
+              ] | None = None
+
+
+def _same(page: RenderedPage) -> RenderedPage:
+    return page
 
 
 def page_workers(pages: int) -> int:
@@ -386,29 +395,29 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _render_chunk(bounds: tuple[int, int]) -> list[RenderedPage] | None:
+def _render_chunk(bounds: tuple[int, int]) -> list[Any] | None:
     assert _forked is not None
-    renderer, specs = _forked
+    renderer, specs, finish = _forked
     try:
-        return [renderer._render_spec(specs[i]) for i in range(*bounds)]
+        return [finish(renderer._render_spec(specs[i])) for i in range(*bounds)]
     except CsblogError:
         return None  # the parent renders this chunk again and raises the error itself
 
 
 def _render_forked(renderer: PageRenderer, specs: list[tuple[str, tuple[Any, ...]]],
-                   workers: int) -> Iterator[RenderedPage]:
+                   workers: int, finish: Callable[[RenderedPage], T]) -> Iterator[T]:
     global _forked
-    if specs:
-        yield renderer._render_spec(specs[0])  # compiles the templates once, before the fork
+    if specs:  # compiles the templates once, before the fork
+        yield finish(renderer._render_spec(specs[0]))
     bounds = [(i, min(i + _CHUNK, len(specs))) for i in range(1, len(specs), _CHUNK)]
-    _forked = (renderer, specs)
+    _forked = (renderer, specs, finish)
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(min(workers, max(1, len(bounds))),
                           initializer=ignore_interrupts) as pool:
-            for chunk, pages in zip(bounds, pool.imap(_render_chunk, bounds), strict=True):
-                if pages is None:
-                    pages = [renderer._render_spec(specs[i]) for i in range(*chunk)]
-                yield from pages
+            for chunk, done in zip(bounds, pool.imap(_render_chunk, bounds), strict=True):
+                if done is None:
+                    done = [finish(renderer._render_spec(specs[i])) for i in range(*chunk)]
+                yield from done
     finally:
         _forked = None

@@ -143,7 +143,14 @@ def test_output_is_the_same_with_one_worker_or_two(tmp_path: Path,
             (site / name).write_text(text, encoding="utf-8")
         build(site, BuildOptions())
         outputs.append(tree(site / "public"))
-    assert outputs[0] == outputs[1]
+        # and again after an edit: workers write only the pages whose bytes changed
+        essay = site / "content/posts/2024-01-02-essay-2.md"
+        essay.write_text(essay.read_text(encoding="utf-8").replace("Essay 2", "Essay Two"),
+                         encoding="utf-8")
+        build(site, BuildOptions())
+        outputs.append(tree(site / "public"))
+    assert outputs[0] == outputs[2]
+    assert outputs[1] == outputs[3] != outputs[0]
 
 
 def test_parsed_content_is_the_same_with_one_worker_or_two(tmp_path: Path) -> None:
@@ -300,7 +307,11 @@ def test_the_page_plan_is_saved_and_loaded_per_output_folder(tmp_path: Path) -> 
     save_page_plan(cache_dir, tmp_path / "public", plan)
     assert load_page_plan(cache_dir, tmp_path / "public") == plan
     assert load_page_plan(cache_dir, tmp_path / "other") == PagePlan()
-    assert plan.is_current("posts/a/index.html", "s2", {essay: "b1"})
-    assert not plan.is_current("posts/a/index.html", "s2", {essay: "b2"})  # the body changed
-    assert not plan.is_current("posts/a/index.html", "s3", {essay: "b1"})
-    assert plan.is_current("index.html", "s1", {essay: "b2"})  # it shows no body
+    assert plan.changed_bodies({essay: "b1"}) == set()
+    assert plan.changed_bodies({essay: "b2"}) == {essay}
+    assert plan.changed_bodies({}) == {essay}
+    assert plan.is_current("posts/a/index.html", "s2", set())
+    assert not plan.is_current("posts/a/index.html", "s2", {essay})  # the body changed
+    assert not plan.is_current("posts/a/index.html", "s3", set())
+    assert plan.is_current("index.html", "s1", {essay})  # it shows no body
+    assert not plan.is_current("about/index.html", "s1", set())  # not in the plan

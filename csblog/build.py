@@ -62,7 +62,14 @@ from csblog.output_writing import (
     recover_leftovers,
 )
 from csblog.page_rendering import PageRenderer
-from csblog.parallel import ParseResult, parse_files, parse_source
+from csblog.parallel import (
+    MadePost,
+    ParseResult,
+    PostMaking,
+    make_parsed_post,
+    parse_files,
+    parse_source,
+)
 from csblog.posts import (
     Author,
     Comment,
@@ -200,26 +207,28 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     # post source -> (its problems, its warnings), for those made or known
     verdicts: dict[str, tuple[list[Problem], list[Problem]]] = {}
 
-    def take(source: SourceFile, key: str, outcome: ParseResult) -> None:
+    making = PostMaking(frozenset(post_rels), settings, keep_html=cache is None)
+
+    def take(source: SourceFile, key: str, outcome: ParseResult | MadePost) -> None:
         """Keep what later stages need of one result; a post's body stays in the cache."""
-        if source.rel not in post_rels or not isinstance(outcome, ParsedSource):
+        if isinstance(outcome, ParsedSource) and source.rel in post_rels:
+            outcome = make_parsed_post(outcome, making)
+        if not isinstance(outcome, MadePost):
             outcomes[source.rel] = outcome
             return
-        mine: tuple[list[Problem], list[Problem]] = ([], [])
-        post = make_post(outcome.document, outcome.rendered, settings, *mine)
-        verdicts[source.rel] = mine
-        words = outcome.rendered.word_count
+        post, own_problems, own_warnings, words, card, html = outcome
+        verdicts[source.rel] = (list(own_problems), list(own_warnings))
         if cache is None:
-            parsed.bodies[key] = outcome.rendered.html
-        if post is None or mine[0]:  # (a broken post's repr may be huge: a YAML alias bomb)
+            parsed.bodies[key] = html
+        if own_problems:
             return
         parsed.made[source.rel] = post
         parsed.body_keys[source.rel] = key
         parsed.words[source.rel] = words
-        parsed.cards[source.rel] = card = post_digest(post)
+        parsed.cards[source.rel] = card
         parsed.due[source.rel] = due = (post.date.timestamp(), post.future, post.draft)
         if cache is not None:
-            new_index.posts[source.rel] = (key, tuple(mine[1]), words, card, *due)
+            new_index.posts[source.rel] = (key, own_warnings, words, card, *due)
 
     # 1. every source's key: from the index when the file is as recorded, else from its text;
     # with nothing to look the text up in (a first build), the workers read, key and parse it
@@ -283,21 +292,20 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             parsed.cache_hits += cache.hits
         else:
             misses += rest
-        fresh: dict[str, ParsedSource] = {}
+        fresh: dict[str, bytes] = {}
         # made when something is to be parsed or these settings never built (it costs 40 ms);
         # it checks the extensions before a worker process finds them broken
         renderer = MarkdownRenderer(config.markdown) if misses or index is None else None
-        for source, (key, outcome) in zip(
-                misses, parse_files(misses, config.markdown, fingerprint, workers, renderer),
-                strict=True):
+        results = parse_files(misses, config.markdown, fingerprint, workers, renderer, making)
+        for source, (key, outcome, blob) in zip(misses, results, strict=True):
             if not key:  # could not be read after all
-                outcomes[source.rel] = outcome
+                outcomes[source.rel] = outcome  # type: ignore[assignment]
             else:
                 take(source, key, outcome)
                 if (stat_of := unread.get(source.rel)) is not None:
                     new_index.files[source.rel] = (*stat_of, key)
-                if cache is not None and isinstance(outcome, ParsedSource):
-                    fresh[key] = outcome
+                if cache is not None and blob:
+                    fresh[key] = blob
                     if len(fresh) >= _BATCH:
                         cache.put_many(fresh)
                         fresh.clear()

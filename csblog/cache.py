@@ -126,13 +126,15 @@ class RenderCache:
         self.hits += len(found)
         return found
 
-    def put_many(self, entries: Mapping[str, ParsedSource]) -> None:
-        """Add entries (stored at `close`; pickled one at a time, not all held in memory)."""
+    def put_many(self, entries: Mapping[str, ParsedSource | bytes]) -> None:
+        """Add entries (stored at `close`; pickled one at a time, not all held in memory),
+        or entries pickled already (by a parse worker)."""
         self._used.update(entries)
         with contextlib.suppress(sqlite3.Error):
             self._db.executemany(
                 "INSERT OR REPLACE INTO entries VALUES (?, ?)",
-                ((key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+                ((key, entry if isinstance(entry, bytes)
+                  else pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
                  for key, entry in entries.items()))
 
     def close(self) -> None:

@@ -124,6 +124,28 @@ class Post:
         """Words in the body: like the body, kept in the body store, not in the model."""
         return current_store().word_count(self.source)
 
+    def __reduce__(self) -> tuple[Any, tuple[tuple[Any, ...], tuple[int, ...]]]:
+        # The saved model of 10,000 essays is unpickled at every build after an edit: a flat
+        # tuple of the fields, with the Markup ones made without Markup's Python constructor,
+        # unpickles a fifth faster than the default (a dict per Post).
+        values = tuple(self.__dict__[name] for name in _POST_FIELDS)
+        marked = tuple(i for i, value in enumerate(values) if type(value) is Markup)
+        return _unpickle_post, (values, marked)
+
+
+def _unpickle_post(values: tuple[Any, ...], marked: tuple[int, ...]) -> Post:
+    if marked:
+        changed = list(values)
+        for i in marked:
+            changed[i] = str.__new__(Markup, changed[i])
+        values = tuple(changed)
+    post = object.__new__(Post)
+    post.__dict__.update(zip(_POST_FIELDS, values, strict=True))
+    return post
+
+
+_POST_FIELDS = tuple(f.name for f in fields(Post))
+
 
 @dataclass(frozen=True)
 class Page:

@@ -351,6 +351,19 @@ def test_word_count_ignores_markup() -> None:
     assert p.word_count == 5
 
 
+def test_a_post_pickles_to_an_equal_post_with_the_same_types() -> None:
+    """The saved model and the shelf of posts are pickles of Posts (with a reduced form)."""
+    import pickle
+
+    p = good("---\ntitle: A & B\ndate: 2024-01-01\ntags: [x]\n---\n## One\n\nText *here*.\n"
+             "\n## Two\n\n### Three\n\nMore.\n", toc_min_headings=2)
+    back = pickle.loads(pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == p and repr(back) == repr(p)
+    assert [(name, type(getattr(back, name))) for name in vars(p)] == \
+        [(name, type(getattr(p, name))) for name in vars(p)]
+    assert str(back.content) == str(p.content) and back.word_count == p.word_count
+
+
 # --- links -----------------------------------------------------------------------------------
 
 def _rendered_links(markdown_text: str, rel: str = "content/posts/2024-01-01-a.md",

@@ -618,14 +618,15 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
         job_key = renderer.job_key
         todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
         # each page is written where it is rendered (a forked worker, on a big site): only
-        # what was staged comes back
-        pages = renderer.render_jobs(todo, lambda page: (writer.stage(page.path, page.data),
-                                                         page.reads))
-        for done, (staged, reads) in enumerate(pages, 1):
-            writer.record(staged, "a generated page")
-            new_plan.files[staged.path] = (todo_keys[staged.path], reads)
-            if progress is not None and (done % 50 == 0 or done == len(todo)):
-                progress(done, len(todo), "rendering pages")
+        # what was staged comes back. The workers are stopped (closing) before the writer
+        # removes the staging folder on an error or Ctrl-C, so none writes into it after.
+        with contextlib.closing(renderer.render_jobs(
+                todo, lambda page: (writer.stage(page.path, page.data), page.reads))) as pages:
+            for done, (staged, reads) in enumerate(pages, 1):
+                writer.record(staged, "a generated page")
+                new_plan.files[staged.path] = (todo_keys[staged.path], reads)
+                if progress is not None and (done % 50 == 0 or done == len(todo)):
+                    progress(done, len(todo), "rendering pages")
         rendered = len(todo)
         for feed in feed_jobs(site, config):
             if not kept(feed.path, feed_key, feed):

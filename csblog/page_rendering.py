@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
@@ -325,7 +325,7 @@ class PageRenderer:
         return self._render_spec(job.spec)
 
     def render_jobs(self, jobs: list[PageJob], finish: Callable[[RenderedPage], T],
-                    workers: int | None = None) -> Iterator[T]:
+                    workers: int | None = None) -> Generator[T, None, None]:
         """`finish(page)` for the page of each job, in order (rendered as `pages` renders
         them). `finish` runs where the page was rendered, perhaps a forked worker (it may
         write the page there: what it returns is all that comes back)."""
@@ -336,7 +336,7 @@ class PageRenderer:
         return self._render_specs(self._page_specs(), workers, _same)
 
     def _render_specs(self, specs: list[tuple[str, tuple[Any, ...]]], workers: int | None,
-                      finish: Callable[[RenderedPage], T]) -> Iterator[T]:
+                      finish: Callable[[RenderedPage], T]) -> Generator[T, None, None]:
         """On a big site the pages are rendered by forked worker processes, which inherit the
         site and the compiled templates instead of receiving them; the pages come back in the
         same order and with the same bytes as from one process.
@@ -405,7 +405,8 @@ def _render_chunk(bounds: tuple[int, int]) -> list[Any] | None:
 
 
 def _render_forked(renderer: PageRenderer, specs: list[tuple[str, tuple[Any, ...]]],
-                   workers: int, finish: Callable[[RenderedPage], T]) -> Iterator[T]:
+                   workers: int, finish: Callable[[RenderedPage], T]
+                   ) -> Generator[T, None, None]:
     global _forked
     if specs:  # compiles the templates once, before the fork
         yield finish(renderer._render_spec(specs[0]))

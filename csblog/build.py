@@ -13,7 +13,7 @@ import gc
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -205,7 +205,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     now = settings.now.timestamp()
     outcomes: dict[str, ParseResult] = {}  # pages and authors (few), and unreadable files
     # post source -> (its problems, its warnings), for those made or known
-    verdicts: dict[str, tuple[list[Problem], list[Problem]]] = {}
+    verdicts: dict[str, tuple[Sequence[Problem], Sequence[Problem]]] = {}
 
     making = PostMaking(frozenset(post_rels), settings, keep_html=cache is None)
 
@@ -217,7 +217,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             outcomes[source.rel] = outcome
             return
         post, own_problems, own_warnings, words, card, html = outcome
-        verdicts[source.rel] = (list(own_problems), list(own_warnings))
+        verdicts[source.rel] = (own_problems, own_warnings)
         if cache is None:
             parsed.bodies[key] = html
         if own_problems:
@@ -235,13 +235,17 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     keys: dict[str, str] = {}
     blind = index is None and (cache is None or cache.is_empty())
     unread: dict[str, tuple[int, int] | None] = {}  # source -> its stat, read by a worker
+    files = index.files if index else {}
+    trusted_before = index.taken_ns - RACY_NS if index else 0
     for source in rendered_sources:
         stat = (source.size, source.mtime_ns) if source.mtime_ns >= 0 else None
-        known = index.files.get(source.rel) if index and stat else None
-        if (known is not None and known[:2] == stat
-                and source.mtime_ns < index.taken_ns - RACY_NS):  # type: ignore[union-attr]
+        known = files.get(source.rel)
+        if (known is not None and known[0] == source.size and known[1] == source.mtime_ns
+                and source.mtime_ns < trusted_before):
             keys[source.rel] = known[2]
-        elif blind:
+            new_index.files[source.rel] = known  # (the very record: nothing to make)
+            continue
+        if blind:
             unread[source.rel] = stat
             continue
         else:
@@ -255,23 +259,26 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
             new_index.files[source.rel] = (*stat, keys[source.rel])
 
     # 2. posts the index knows with this very text (and whose time has not come since)
+    known_posts = index.posts if index else {}
     rest: list[SourceFile] = []
     misses: list[SourceFile] = [source for source in rendered_sources if source.rel in unread]
     for source in rendered_sources:
         key = keys.get(source.rel)
         if key is None:
             continue
-        entry = index.posts.get(source.rel) if index else None
+        entry = known_posts.get(source.rel)
         if entry is not None and entry[0] == key and entry[5] == (entry[4] > now):
+            rel = source.rel
             _, post_warnings, words, card, date, future, draft = entry
-            verdicts[source.rel] = ([], list(post_warnings))
-            parsed.body_keys[source.rel] = key
-            parsed.words[source.rel] = words
-            parsed.cards[source.rel] = card
-            parsed.due[source.rel] = (date, future, draft)
-            new_index.posts[source.rel] = entry
+            verdicts[rel] = ((), post_warnings)
+            parsed.body_keys[rel] = key
+            parsed.words[rel] = words
+            parsed.cards[rel] = card
+            parsed.due[rel] = (date, future, draft)
+            new_index.posts[rel] = entry
             parsed.cache_hits += 1
-            tick()
+            if progress is not None:
+                tick()
         else:
             rest.append(source)
 

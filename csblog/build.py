@@ -61,7 +61,7 @@ from csblog.output_writing import (
     output_is_intact,
     recover_leftovers,
 )
-from csblog.page_rendering import PageRenderer
+from csblog.page_rendering import PageRenderer, links_digest
 from csblog.parallel import (
     MadePost,
     ParseResult,
@@ -440,6 +440,7 @@ class LoadedSite:
     reused: int = 0
     post_digests: Mapping[str, str] = field(default_factory=dict)  # source -> post_digest
     model_key: str = ""  # what the site model was made from ("" when not known)
+    links_key: str = ""  # links_digest(site), saved with the model
 
 
 def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
@@ -462,7 +463,7 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
     model_key = _model_key(parsed, assets, settings, flags, config) if not problems else ""
     memo = load_model(cache_dir, model_key) if model_key and parsed.cached else None
     if memo is not None:
-        site, model_warnings, post_digests = memo
+        site, model_warnings, post_digests, links_key = memo
         warnings.extend(model_warnings)
     else:
         model_warnings = []
@@ -472,15 +473,16 @@ def load_site(site_dir: Path, options: BuildOptions = BuildOptions(),
         warnings.extend(model_warnings)
         _raise_if(problems, warnings)  # before any repr() of a post: a broken one may be huge
         post_digests = {post.source: post_digest(post) for post in site.posts}
+        links_key = links_digest(site)
         if model_key and parsed.cached:
-            save_model(cache_dir, model_key, (site, model_warnings, post_digests))
+            save_model(cache_dir, model_key, (site, model_warnings, post_digests, links_key))
     _raise_if(problems, warnings)
     use_store(_body_store(parsed, sources, config, site))
     due = [date for date, future, draft in parsed.due.values()
            if future and not options.future and (options.drafts or not draft)]
     return LoadedSite(config, theme, sources, site, tuple(warnings), min(due, default=None),
                       parsed.rendered, parsed.cache_hits, post_digests,
-                      model_key if parsed.cached else "")
+                      model_key if parsed.cached else "", links_key)
 
 
 def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettings,
@@ -598,7 +600,7 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     now (its structural key and the bodies it showed) and it is as that build left it.
     """
     config, site = loaded.config, loaded.site
-    renderer = PageRenderer(site, config, loaded.theme, loaded.post_digests, loaded.model_key)
+    renderer = PageRenderer(site, config, loaded.theme, loaded.post_digests, loaded.links_key)
     bodies = current_store().keys
     plan = load_page_plan(cache_dir, output)
     plan_key = _hash(f"{loaded.model_key}\0{renderer.base_key()}") if loaded.model_key else ""

@@ -193,6 +193,20 @@ def test_an_edited_body_no_other_page_shows_renders_only_its_own_page(tmp_path: 
     assert tree(site / "public") == clean_build(site, tmp_path / "clean")
 
 
+def test_a_new_title_renders_the_pages_that_show_it_not_every_page(tmp_path: Path) -> None:
+    """The site model is made again, but a page whose structural key is unchanged is kept."""
+    files = {f"content/posts/2024-01-{n:02d}-essay-{n}.md":
+             post(f"Essay {n}", f"Text {n}.", tags=[f"t{n % 5}"]) for n in range(1, 26)}
+    site = make_site(tmp_path / "site", SITE_TOML, files)
+    settle(site)
+    everything = build(site, BuildOptions()).rendered
+    essay = site / "content" / "posts" / "2024-01-02-essay-2.md"
+    essay.write_text(post("Essay two", "Text 2.", tags=["t2"]), encoding="utf-8")
+    report = build(site, BuildOptions())
+    assert 0 < report.rendered < everything / 2, (report.rendered, everything)
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+
+
 def test_a_theme_that_shows_bodies_in_listings_gets_them_renewed(tmp_path: Path) -> None:
     """Which bodies a page shows is noted as it is rendered, whatever the templates do."""
     site = site_with(tmp_path, count=4)

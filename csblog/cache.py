@@ -515,4 +515,9 @@ def load_page_plan(cache_dir: Path, output: Path) -> PagePlan:
 
 def save_page_plan(cache_dir: Path, output: Path, plan: PagePlan) -> None:
     """Record the plan of the files now in the output (after the output is in place)."""
-    _write_pickles(_page_plan_path(cache_dir, output), plan)
+    path = _page_plan_path(cache_dir, output)
+    _write_pickles(path, plan)
+    # what csblog 0.1 kept instead (the key of each page, as JSON) is of no use any more
+    with contextlib.suppress(OSError):
+        path.with_name(path.name.replace(PAGE_PLAN_FILE, "page-keys.json")).unlink(
+            missing_ok=True)

@@ -625,7 +625,17 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     todo_keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
         job_key = renderer.job_key
-        todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
+        if same_plan:  # (the same test as `kept`, without a call per page: 15,000 at 10,000)
+            files, keep, todo = plan.files, writer.keep, []
+            for job in renderer.page_jobs():
+                known = files.get(job.path)
+                if known is not None and changed.isdisjoint(known[1]) and keep(job.path):
+                    new_plan.files[job.path] = known
+                else:
+                    todo_keys[job.path] = known[0] if known is not None else job_key(job)
+                    todo.append(job)
+        else:
+            todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
         # each page is written where it is rendered (a forked worker, on a big site): only
         # what was staged comes back. The workers are stopped (closing) before the writer
         # removes the staging folder on an error or Ctrl-C, so none writes into it after.

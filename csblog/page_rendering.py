@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
 import threading
@@ -398,6 +397,8 @@ def page_workers(pages: int) -> int:
 
 def _can_fork() -> bool:
     # forking a process that runs other threads (a dev server's watcher) can deadlock a child
+    import multiprocessing  # (here: 12 ms to import, and most builds render in one process)
+
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
@@ -419,6 +420,8 @@ def _render_forked(renderer: PageRenderer, specs: list[tuple[str, tuple[Any, ...
     bounds = [(i, min(i + _CHUNK, len(specs))) for i in range(1, len(specs), _CHUNK)]
     _forked = (renderer, specs, finish)
     try:
+        import multiprocessing
+
         context = multiprocessing.get_context("fork")
         with context.Pool(min(workers, max(1, len(bounds))),
                           initializer=ignore_interrupts) as pool:

@@ -10,14 +10,13 @@ parsed in this process.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import pickle
 import signal
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from csblog.cache import ParsedSource, cache_key
 from csblog.config import MarkdownConfig
@@ -25,6 +24,9 @@ from csblog.discovery import SourceFile, read_source
 from csblog.errors import CsblogError, Problem
 from csblog.markdown_rendering import MarkdownRenderer
 from csblog.posts import ContentSettings, Document, Post, make_post, post_digest, split_front_matter
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 WORKERS_ENV = "CSBLOG_WORKERS"
 # below this many sources per worker, starting the worker costs more than it saves
@@ -51,9 +53,11 @@ def default_workers(jobs: int) -> int:
     return max(1, min(available_cpus(), MAX_WORKERS, jobs // MIN_JOBS_PER_WORKER))
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> BaseContext:
     """Fork (fast) unless other threads run (a dev server's watcher): a forked child of a
     threaded process can deadlock on a lock another thread held, so start workers afresh."""
+    import multiprocessing  # (here: 12 ms to import, and most builds parse in one process)
+
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")

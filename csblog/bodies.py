@@ -34,7 +34,7 @@ class BodyStore:
 
     While `reading()` is active the store notes every source whose body or word count is asked
     for: what a page showed of the bodies, so that a later build knows which body edits change
-    that page (see page_rendering.PagePlan).
+    that page (see cache.PagePlan).
     """
 
     def __init__(self, keys: Mapping[str, str], fetch: Callable[[str], str],

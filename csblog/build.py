@@ -188,9 +188,9 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
     total = len(rendered_sources) + len(sources.comments)
     done = 0
 
-    def tick(count: int = 1) -> None:
+    def tick() -> None:
         nonlocal done
-        done += count
+        done += 1
         if progress is not None:
             progress(done, total, "reading essays")
 
@@ -248,13 +248,12 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         if blind:
             unread[source.rel] = stat
             continue
-        else:
-            try:
-                keys[source.rel] = cache_key(fingerprint, source.rel, read_source(source))
-            except CsblogError as exc:
-                outcomes[source.rel] = tuple(exc.problems)
-                tick()
-                continue
+        try:
+            keys[source.rel] = cache_key(fingerprint, source.rel, read_source(source))
+        except CsblogError as exc:
+            outcomes[source.rel] = tuple(exc.problems)
+            tick()
+            continue
         if stat is not None:
             new_index.files[source.rel] = (*stat, keys[source.rel])
 
@@ -502,8 +501,6 @@ def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettin
     return digest.hexdigest()
 
 
-
-
 def _body_store(parsed: ParsedContent, sources: SiteSources, config: SiteConfig,
                 site: Site) -> BodyStore:
     """Where the essays' bodies are fetched from while pages are rendered (see bodies.py)."""
@@ -603,7 +600,7 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     renderer = PageRenderer(site, config, loaded.theme, loaded.post_digests, loaded.links_key)
     bodies = current_store().keys
     plan = load_page_plan(cache_dir, output)
-    plan_key = _hash(f"{loaded.model_key}\0{renderer.base_key()}") if loaded.model_key else ""
+    plan_key = renderer.plan_key(loaded.model_key) if loaded.model_key else ""
     same_plan = bool(plan_key) and plan.key == plan_key
     new_plan = PagePlan(plan_key, bodies)
     changed = plan.changed_bodies(bodies)
@@ -625,17 +622,7 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     todo_keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
         job_key = renderer.job_key
-        if same_plan:  # (the same test as `kept`, without a call per page: 15,000 at 10,000)
-            files, keep, todo = plan.files, writer.keep, []
-            for job in renderer.page_jobs():
-                known = files.get(job.path)
-                if known is not None and changed.isdisjoint(known[1]) and keep(job.path):
-                    new_plan.files[job.path] = known
-                else:
-                    todo_keys[job.path] = known[0] if known is not None else job_key(job)
-                    todo.append(job)
-        else:
-            todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
+        todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
         # each page is written where it is rendered (a forked worker, on a big site): only
         # what was staged comes back. The workers are stopped (closing) before the writer
         # removes the staging folder on an error or Ctrl-C, so none writes into it after.
@@ -659,10 +646,6 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
         report = writer.commit()
     save_page_plan(cache_dir, output, new_plan)
     return report, rendered
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _option_texts(options: BuildOptions, config: SiteConfig) -> list[str]:

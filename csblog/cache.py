@@ -430,9 +430,14 @@ class BuildStamp:
     report: Mapping[str, Any] = field(default_factory=dict)  # JSON: to repeat the summary line
 
 
-def _stamp_path(cache_dir: Path, output: Path) -> Path:
+def _per_output(cache_dir: Path, output: Path, name: str) -> Path:
+    """The file `name` in the cache for one output folder (a site may build to several)."""
     key = hashlib.sha1(str(output.resolve()).encode()).hexdigest()[:12]
-    return cache_dir / f"{key}-{STAMP_FILE}"
+    return cache_dir / f"{key}-{name}"
+
+
+def _stamp_path(cache_dir: Path, output: Path) -> Path:
+    return _per_output(cache_dir, output, STAMP_FILE)
 
 
 def load_stamp(cache_dir: Path, output: Path) -> BuildStamp | None:
@@ -501,21 +506,16 @@ class PagePlan:
         return known is not None and known[0] == key and changed.isdisjoint(known[1])
 
 
-def _page_plan_path(cache_dir: Path, output: Path) -> Path:
-    key = hashlib.sha1(str(output.resolve()).encode()).hexdigest()[:12]
-    return cache_dir / f"{key}-{PAGE_PLAN_FILE}"
-
-
 def load_page_plan(cache_dir: Path, output: Path) -> PagePlan:
     """The plan of the last build of `output` (empty when unknown)."""
-    found = _read_pickles(_page_plan_path(cache_dir, output), 1)
+    found = _read_pickles(_per_output(cache_dir, output, PAGE_PLAN_FILE), 1)
     plan = found[0] if found else None
     return plan if isinstance(plan, PagePlan) else PagePlan()
 
 
 def save_page_plan(cache_dir: Path, output: Path, plan: PagePlan) -> None:
     """Record the plan of the files now in the output (after the output is in place)."""
-    path = _page_plan_path(cache_dir, output)
+    path = _per_output(cache_dir, output, PAGE_PLAN_FILE)
     _write_pickles(path, plan)
     # what csblog 0.1 kept instead (the key of each page, as JSON) is of no use any more
     with contextlib.suppress(OSError):

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
@@ -24,8 +23,8 @@ import csblog
 from csblog.bodies import current_store
 from csblog.config import SiteConfig
 from csblog.errors import CsblogError
-from csblog.parallel import MAX_WORKERS, WORKERS_ENV, available_cpus, ignore_interrupts
-from csblog.posts import Author, Page, Post, Tag
+from csblog.parallel import MAX_WORKERS, WORKERS_ENV, available_cpus, can_fork, ignore_interrupts
+from csblog.posts import Author, Page, Post, Tag, post_digest
 from csblog.site_model import Listing, Redirect, Site
 from csblog.themes import Theme, make_environment, template_code_cache, template_error
 from csblog.urls import (
@@ -258,7 +257,7 @@ class PageRenderer:
         found = self._digests.get(id(obj))
         if found is None:
             if isinstance(obj, Post):
-                found = self.post_digests.get(obj.source) or _hash(repr(obj))
+                found = self.post_digests.get(obj.source) or post_digest(obj)
             else:
                 found = _hash(repr(obj))
             self._digests[id(obj)] = found
@@ -272,6 +271,11 @@ class PageRenderer:
             self._base = _hash(repr((csblog.__version__, self.config, self.view,
                                      _templates_hash(self.env), links)))
         return self._base
+
+    def plan_key(self, model_key: str) -> str:
+        """The key of a page plan: the site model (by its key) and what every page sees. While
+        it is the same, so is every page's structural key."""
+        return _hash(f"{model_key}\0{self.base_key()}")
 
     def key_of(self, kind: str, path: str, posts: Iterable[Post], extra: str = "") -> str:
         """The dependency key of an output file made of `posts` and `extra` (a feed...)."""
@@ -341,7 +345,7 @@ class PageRenderer:
         same order and with the same bytes as from one process.
         """
         count = page_workers(len(specs)) if workers is None else max(1, workers)
-        if count > 1 and _can_fork():
+        if count > 1 and can_fork():
             yield from _render_forked(self, specs, count, finish)
         else:
             for spec in specs:
@@ -393,13 +397,6 @@ def page_workers(pages: int) -> int:
     if wanted.isdigit() and int(wanted) > 0:
         return int(wanted)
     return max(1, min(available_cpus(), MAX_WORKERS, pages // MIN_PAGES_PER_WORKER))
-
-
-def _can_fork() -> bool:
-    # forking a process that runs other threads (a dev server's watcher) can deadlock a child
-    import multiprocessing  # (here: 12 ms to import, and most builds render in one process)
-
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _render_chunk(bounds: tuple[int, int]) -> list[Any] | None:

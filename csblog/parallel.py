@@ -53,14 +53,19 @@ def default_workers(jobs: int) -> int:
     return max(1, min(available_cpus(), MAX_WORKERS, jobs // MIN_JOBS_PER_WORKER))
 
 
-def _context() -> BaseContext:
-    """Fork (fast) unless other threads run (a dev server's watcher): a forked child of a
-    threaded process can deadlock on a lock another thread held, so start workers afresh."""
-    import multiprocessing  # (here: 12 ms to import, and most builds parse in one process)
+def can_fork() -> bool:
+    """Whether workers may be forked: not while other threads run (a dev server's watcher), as
+    a forked child of a threaded process can deadlock on a lock another thread held."""
+    import multiprocessing  # (here: 12 ms to import, and most builds use no pool)
 
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _context() -> BaseContext:
+    """Fork (fast) when it is safe, else start workers afresh."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork" if can_fork() else "spawn")
 
 
 def parse_source(renderer: MarkdownRenderer, rel: str, text: str) -> ParseResult:

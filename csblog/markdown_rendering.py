@@ -22,8 +22,9 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 from markdown.util import AMP_SUBSTITUTE, HTML_PLACEHOLDER_RE, AtomicString
 
-from csblog.config import MarkdownConfig
+from csblog.config import DEFAULT_EXTENSIONS, MarkdownConfig
 from csblog.errors import ConfigError, ContentError
+from csblog.markdown_direct import DirectRenderer
 from csblog.urls import slugify
 
 MORE_MARKER = "<!-- more -->"
@@ -385,7 +386,8 @@ def _merged_configs(config: MarkdownConfig) -> dict[str, dict[str, Any]]:
 class MarkdownRenderer:
     """The site's configured Markdown converter."""
 
-    def __init__(self, config: MarkdownConfig) -> None:
+    def __init__(self, config: MarkdownConfig, direct: bool = True) -> None:
+        """`direct=False` always uses Python-Markdown (the tests compare the two)."""
         self._extension = _CsblogExtension()
         try:
             self._md = markdown.Markdown(
@@ -400,6 +402,10 @@ class MarkdownRenderer:
                 hint="use names Python-Markdown knows, such as "
                      "\"extra\", \"toc\", \"codehilite\", \"smarty\", \"sane_lists\"") from None
         _speed_up(self._md)
+        # The direct renderer follows exactly these extensions, as configured here, in the
+        # Python-Markdown versions it was compared with; anything else is Python-Markdown's alone.
+        self._direct = (DirectRenderer(self._md, _REQUIRED_TEXT)
+                        if direct and _direct_applies(config) else None)
 
     def render(self, text: str, source_rel: str) -> RenderedMarkdown:
         """Convert one document. `source_rel` locates relative links and images."""
@@ -408,8 +414,18 @@ class MarkdownRenderer:
         processor = self._extension.processor
         assert processor is not None
         processor.source_dir = posixpath.dirname(source_rel)
+        processor.word_count = 0  # convert() skips the tree processors for blank text
+        text = limit_nesting(text)
+        if self._direct is not None:
+            direct = self._direct.render(text, processor._mark)
+            if direct is not None:
+                html, toc, heading_count, word_count = direct
+                summary, html = _split_summary(_focusable_scrollers(html))
+                return RenderedMarkdown(html=html, toc=toc, heading_count=heading_count,
+                                        summary=summary, word_count=word_count)
+            md.reset()  # the attempt may have stashed fenced code
         try:
-            html = md.convert(limit_nesting(text))
+            html = md.convert(text)
         except RecursionError:
             raise ContentError("the Markdown is nested too deeply to render", source_rel,
                                hint=f"keep quotes and lists under {MAX_NESTING} levels") from None
@@ -423,6 +439,16 @@ class MarkdownRenderer:
             summary=summary,
             word_count=processor.word_count,
         )
+
+
+# Python-Markdown versions (major.minor) whose output the direct renderer was compared with
+_DIRECT_VERSIONS = ("3.11",)
+
+
+def _direct_applies(config: MarkdownConfig) -> bool:
+    version = ".".join(getattr(markdown, "__version__", "").split(".")[:2])
+    return (version in _DIRECT_VERSIONS and tuple(config.extensions) == DEFAULT_EXTENSIONS
+            and not config.extension_configs)
 
 
 MAX_NESTING = 32

@@ -21,7 +21,7 @@ def _stock_renderer() -> MarkdownRenderer:
     original = markdown_rendering._speed_up
     markdown_rendering._speed_up = lambda md: None
     try:
-        return MarkdownRenderer(MarkdownConfig())
+        return MarkdownRenderer(MarkdownConfig(), direct=False)
     finally:
         markdown_rendering._speed_up = original
 

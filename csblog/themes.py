@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import jinja2
 
@@ -111,6 +112,18 @@ def template_code_cache(folder: Path) -> jinja2.BytecodeCache | None:
     return _TemplateCodeCache(str(folder))
 
 
+class _Environment(jinja2.Environment):
+    """Jinja's environment, with each template's globals in a plain dict.
+
+    Jinja keeps them in a ChainMap over the environment's globals, which it walks in Python
+    for every page, include and import (a tenth of the time spent rendering a listing). The
+    environment's globals are all set before the first template is loaded, so a copy is the same.
+    """
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def make_environment(theme: Theme, config: SiteConfig, url: Callable[[str], str],
                      abs_url: Callable[[str], str]) -> jinja2.Environment:
     loader = jinja2.ChoiceLoader([
@@ -118,13 +131,14 @@ def make_environment(theme: Theme, config: SiteConfig, url: Callable[[str], str]
         jinja2.PrefixLoader({"default": jinja2.FileSystemLoader(str(theme.builtin_dir /
                                                                     "templates"))}),
     ])
-    env = jinja2.Environment(
+    env = _Environment(
         loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        cache_size=-1,  # a plain dict of every template loaded: a build uses them all, often
     )
     env.filters["date"] = lambda value, fmt=None: format_date(value, fmt or config.date_format)
     env.filters["isodate"] = lambda value: value.isoformat()

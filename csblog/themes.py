@@ -8,6 +8,7 @@ so a site template can extend the template it replaces: `{% extends "default/pos
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from csblog.errors import ThemeError
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_Spell = Callable[[datetime], str]
 
 
 def builtin_theme_dir() -> Path:
@@ -75,16 +77,31 @@ def find_theme(config: SiteConfig) -> Theme:
     return Theme(config.theme, tuple(templates), tuple(p for p in statics if p.is_dir()), builtin)
 
 
+# the directives format_date spells itself; the others are strftime's
+_ENGLISH: dict[str, _Spell] = {
+    "%B": lambda d: MONTHS[d.month - 1], "%b": lambda d: MONTHS[d.month - 1][:3],
+    "%A": lambda d: DAYS[d.weekday()], "%a": lambda d: DAYS[d.weekday()][:3],
+    "%-d": lambda d: str(d.day), "%-m": lambda d: str(d.month), "%-H": lambda d: str(d.hour),
+    "%-I": lambda d: str(d.hour % 12 or 12),
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _format_parts(fmt: str) -> tuple[tuple[str, ...], tuple[tuple[int, _Spell], ...]]:
+    """`fmt` cut around its directives, and where each directive spelt in English goes."""
+    parts = tuple(re.split(r"(%-?[a-zA-Z])", fmt))
+    return parts, tuple((i, _ENGLISH[p]) for i, p in enumerate(parts) if p in _ENGLISH)
+
+
 def format_date(value: datetime, fmt: str) -> str:
     """strftime with English month and day names whatever the machine's locale."""
-    replacements = {
-        "%B": MONTHS[value.month - 1], "%b": MONTHS[value.month - 1][:3],
-        "%A": DAYS[value.weekday()], "%a": DAYS[value.weekday()][:3],
-        "%-d": str(value.day), "%-m": str(value.month), "%-H": str(value.hour),
-        "%-I": str(value.hour % 12 or 12),
-    }
-    result = re.sub(r"%-?[a-zA-Z]", lambda m: replacements.get(m.group(0), m.group(0)), fmt)
-    return value.strftime(result)
+    parts, english = _format_parts(fmt)
+    if not english:
+        return value.strftime(fmt)
+    pieces = list(parts)
+    for i, name in english:
+        pieces[i] = name(value)
+    return value.strftime("".join(pieces))
 
 
 class _TemplateCodeCache(jinja2.FileSystemBytecodeCache):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ import lxml.html
 import pytest
 from helpers import Result, SampleBuild, html_pages, is_redirect, output_file, page
 
-from csblog.themes import builtin_theme_dir
+from csblog.themes import builtin_theme_dir, format_date
 
 THEME = builtin_theme_dir()
 CSS_BUDGET = 20_000  # bytes, uncompressed, for every stylesheet of the theme together
@@ -264,3 +265,18 @@ def test_readme_theming_examples_build_as_documented(site: Callable[..., Path],
     assert page(out, "/").xpath("//p[@class='note']") == []
     assert (out / "favicon.svg").read_text() == files["themes/quiet/static/favicon.svg"]
     assert (out / "css" / "quiet.css").is_file() and (out / "css" / "style.css").is_file()
+
+
+@pytest.mark.parametrize("fmt, expected", [
+    ("%-d %B %Y", "5 March 2024"),
+    ("%a %d %b, %A", "Tue 05 Mar, Tuesday"),
+    ("%-m/%-d %-H:%M %-I%p", "3/5 9:07 9AM"),
+    ("%Y-%m-%d %H:%M %z", "2024-03-05 09:07 +0100"),
+    ("100%% %B", "100% March"),
+    ("no directives", "no directives"),
+    ("", ""),
+])
+def test_date_filter_spells_names_in_english(fmt: str, expected: str) -> None:
+    when = datetime(2024, 3, 5, 9, 7, tzinfo=timezone(timedelta(hours=1)))
+    assert format_date(when, fmt) == expected
+    assert format_date(when, fmt) == expected  # the second time from the cut-up format

@@ -280,3 +280,29 @@ def test_date_filter_spells_names_in_english(fmt: str, expected: str) -> None:
     when = datetime(2024, 3, 5, 9, 7, tzinfo=timezone(timedelta(hours=1)))
     assert format_date(when, fmt) == expected
     assert format_date(when, fmt) == expected  # the second time from the cut-up format
+
+
+def test_code_and_tables_take_keyboard_focus_wherever_they_are_shown(
+        site: Callable[..., Path], build_site: Callable[..., Result]) -> None:
+    # <pre> and <table> scroll sideways when too wide; csblog's HTML values carry tabindex="0"
+    # themselves (the default theme prints them as they are), in essays, summaries, pages, replies
+    code = "```python\nprint('x')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    root = site('title = "T"\nbase_url = "https://example.org/"\n', {
+        "content/posts/2024-01-01-essay.md":
+            f"---\ntitle: Essay\n---\nFirst.\n\n{code}\n<!-- more -->\n\nMore.\n\n"
+            "<pre>raw</pre>\n\n<table><tr><td>raw</td></tr></table>\n",
+        "content/pages/about.md": f"---\ntitle: About\n---\n{code}",
+        "content/comments/essay/1.md": "---\nname: Ana\ndate: 2024-01-02\n---\n"
+                                       "    indented code\n",
+    })
+    assert build_site(root).exit_code == 0
+    out = root / "public"
+    counts = {}
+    for url in ("/", "/posts/essay/", "/about/", "/tags/", "/archive/"):
+        doc = page(out, url)
+        found = doc.xpath("//main//pre | //main//table")
+        assert all(el.get("tabindex") == "0" for el in found), url
+        counts[url] = len(found)
+    # the summary's code and table on the home page; on the essay's page the summary, the raw
+    # HTML and the reply's code
+    assert counts == {"/": 2, "/posts/essay/": 5, "/about/": 2, "/tags/": 0, "/archive/": 0}

@@ -354,7 +354,8 @@ class DirectRenderer:
         if _ANY_ITEM.match(block):
             self._list(parent, block)
             return
-        parent.append(Element("p", children=self.inline.parse(block.lstrip())))
+        if block.strip():  # a block of (Unicode) spaces is dropped
+            parent.append(Element("p", children=self.inline.parse(block.lstrip())))
 
     def _quote(self, parent: list[Element], block: str) -> None:
         lines = block.split("\n")
@@ -391,7 +392,9 @@ class DirectRenderer:
                 item = match.group(1)
             if item[:1] in ("#", ">", "|") or _ANY_ITEM.match(item) or _SPECIAL_LINE.match(item):
                 raise Unsupported("a block inside a list item")
-            items.append(Element("li", children=self.inline.parse(item)))
+            # the item is parsed as a block of a tight list: a paragraph's text, lstripped
+            items.append(Element("li", children=self.inline.parse(item.lstrip())
+                                 if item.strip() else []))
         attrs = {"start": start} if ordered and start != "1" and start is not None else {}
         parent.append(Element("ol" if ordered else "ul", attrs, items))
 

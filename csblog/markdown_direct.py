@@ -25,6 +25,7 @@ from typing import Any
 from markdown import Markdown
 from markdown.extensions.toc import nest_toc_tokens, strip_tags, unique
 from markdown.serializers import _escape_cdata
+from markdown.util import HTML_PLACEHOLDER_RE
 
 
 class Unsupported(Exception):
@@ -57,7 +58,7 @@ _CONTAINERS = frozenset({"blockquote", "ul", "ol", "table", "thead", "tbody", "t
 # and that this module does not render: raw HTML and autolinks, backslash escapes, attribute
 # lists, underscores (emphasis, and abbreviations' and footnotes' syntax is caught below), tabs,
 # carriage returns and the placeholder characters Python-Markdown reserves.
-_FORBIDDEN_CHARS = ("\\", "{", "}", "_")
+_FORBIDDEN_CHARS = ("\\", "{", "}")
 _FORBIDDEN_TEXT = ("[^", "*[", "]:", "][", "  \n", "[TOC]", "```")
 _ENTITY = re.compile(r"&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z0-9]+);")
 # a line that Python-Markdown could read as a rule, a setext underline, a definition, or indented
@@ -76,7 +77,8 @@ _PLACEHOLDER_BLOCK = re.compile(r"^\x02wzxhzdk:(\d+)\x03$")
 
 _SENTINEL = re.compile(r"\x02(\d+)\x03")
 _LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s<>\"']+)\)")
-_STARS = re.compile(r"\*+")
+_DELIMITERS = re.compile(r"\*+|_+")
+_COMMENT = re.compile(r"<!--(?:(?!<|-->).)*-->\n?", re.S)
 _OPEN_BEFORE = frozenset(" \n(\"'\u2014\u2013-")
 _CLOSE_AFTER = frozenset(" \n.,;:!?)\"'\u2014\u2013-")
 
@@ -103,6 +105,8 @@ class _Inline:
         self.mark_url = mark_url
 
     def parse(self, text: str) -> list[Any]:
+        if "\x02" in text:
+            raise Unsupported("raw HTML inside a paragraph")
         atoms: list[Any] = []
 
         if "`" in text:
@@ -146,18 +150,20 @@ class _Inline:
         return _LINK.sub(replace, text)
 
     def _emphasis(self, text: str, atoms: list[Any]) -> list[Any]:
-        if "*" not in text:
+        if "*" not in text and "_" not in text:
             return self._resolve(text, atoms)
-        runs = list(_STARS.finditer(text))
+        # pairs of runs, neither nested nor crossing, each plainly opening and closing: then
+        # Python-Markdown's delimiter rules (for * and for its "smart" _) pair them the same way
+        runs = list(_DELIMITERS.finditer(text))
         if len(runs) % 2:
-            raise Unsupported("an unpaired *")
+            raise Unsupported("an unpaired * or _")
         nodes: list[Any] = []
         position = 0
         for index in range(0, len(runs), 2):
             opening, closing = runs[index], runs[index + 1]
             width = len(opening.group())
-            if width > 2 or len(closing.group()) != width:
-                raise Unsupported("nested or uneven emphasis")
+            if width > 2 or closing.group() != opening.group():
+                raise Unsupported("nested, uneven or mixed emphasis")
             start, end = opening.start(), closing.end()
             content = text[opening.end():closing.start()]
             if (not content or content[0].isspace() or content[-1].isspace()
@@ -299,11 +305,26 @@ class DirectRenderer:
             if forbidden in source:
                 raise Unsupported(forbidden)
         if "&" in source or "<" in source:
-            # (a < is only allowed in code spans: see _Inline.parse)
+            # (a < is only allowed in code spans, see _Inline.parse, and in HTML comments that
+            # stand as blocks, such as <!-- more -->)
             if "&" in source and _ENTITY.search(source):
                 raise Unsupported("an entity")
-            if self.html_block.run(lines) != lines:
-                raise Unsupported("text the HTML block preprocessor changes")
+            stashed = self.md.htmlStash.html_counter
+            html_lines = self.html_block.run(lines)
+            if html_lines != lines:
+                new = self.md.htmlStash.rawHtmlBlocks[stashed:]
+                if not all(isinstance(raw, str) and _COMMENT.fullmatch(raw) for raw in new):
+                    raise Unsupported("a block of raw HTML")
+                html_source = "\n".join(html_lines)
+                blocks = self.md.htmlStash.rawHtmlBlocks
+                restored = HTML_PLACEHOLDER_RE.sub(
+                    lambda m: str(blocks[int(m.group(1))]) if int(m.group(1)) >= stashed
+                    else m.group(0), html_source)
+                # only the comments were taken out (with blank lines around them); the HTML
+                # parser also rewrites character references such as &#3 into &#3;
+                if "".join(restored.split()) != "".join(source.split()):
+                    raise Unsupported("text the HTML block preprocessor changes")
+                lines, source = html_lines, html_source
         if _SPECIAL_LINE.search(source):
             raise Unsupported("a rule, underline, definition or indented line")
 

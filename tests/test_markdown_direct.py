@@ -28,7 +28,7 @@ WORDS = ["service", "counter", "it's", "don't", "manager's", "'90s", "the", "a",
 INLINE = ["*em*", "**strong**", "`code`", "`a < b & c`", "[a link](other.md)",
           "[a link](/about/)", "[site](https://example.org/x?a=1&b=2)", "[*em link*](x.md)",
           "![a chair](chair.jpg)", "*see [this](x.md)*", "**`code` inside**", "*it's*",
-          "*\"quoted\"*"]
+          "*\"quoted\"*", "_em_", "__strong__", "_it's_", "[_em link_](x.md)"]
 
 
 def _sentence(rng: random.Random) -> str:
@@ -38,7 +38,10 @@ def _sentence(rng: random.Random) -> str:
 
 
 def _block(rng: random.Random) -> str:
-    kind = rng.choice(["p", "p", "p", "h", "ul", "ol", "quote", "table", "code", "lazy"])
+    kind = rng.choice(["p", "p", "p", "h", "ul", "ol", "quote", "table", "code", "lazy",
+                       "more"])
+    if kind == "more":
+        return "<!-- more -->"
     if kind == "h":
         return "#" * rng.randint(1, 6) + " " + _sentence(rng)
     if kind == "ul":
@@ -98,12 +101,28 @@ def test_the_sample_essays_render_identically() -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "Intro & more.\n\n<!-- more -->\n\n```python\nx = 1\n```\n\nAfter.",
+    "It's _the_ __manager's__ shrug -- and *more*... \"Fine,\" she said.",
+    "## Why 'no' matters\n\nText with `a < b` and [a link](x.md).\n\n## Why 'no' matters",
+    "> A quote.\n>\n> — Someone\n\n1. one\n2. two\n\n- a\n- b",
+    "| a | b |\n|:--|--:|\n| *c* | [d](e.md) |\n| f |",
+    "![A chair](chair.jpg)\n\nQ&A at the B&B, 5 > 4.",
+])
+def test_common_constructs_are_rendered_directly(text: str) -> None:
+    DIRECT._md.reset()
+    assert DIRECT._direct is not None
+    assert DIRECT._direct.render(text, str) is not None
+    _assert_same(text)
+
+
+@pytest.mark.parametrize("text", [
     "Plain <b>html</b>.", "A footnote[^1].\n\n[^1]: Note.", "Term\n: Definition",
     "- a\n\n- b", "- a\n  more", "1. a\n- b", "    indented code", "a\\*b", "snake_case",
     "## Heading {#custom}", "[ref][r]\n\n[r]: /x", "***both***", "**a *b* c**", "a*b*c",
     "***", "Title\n=====", "Title\n---", "x | y", "> a\nlazy", "<!-- more -->", "&amp; &copy;",
     "| a |\n|---|\n| b |", "`` a ` b ``", "*unclosed", "[TOC]", "```\nunclosed fence",
     "```python hl_lines=\"1\"\nx\n```", "# A #1 heading", "para\n> quote", "x  \ny",
+    "a &#3 b", "p\n\n<div>\nx\n</div>", "p <!-- inline --> q", "p\n\xa0<!-- x -->",
 ])
 def test_what_it_hands_back_is_still_rendered_identically(text: str) -> None:
     DIRECT._md.reset()
@@ -116,7 +135,8 @@ PIECES = st.sampled_from(WORDS + INLINE + [
     " ", "\n", "\n\n", "> ", ">", "# ", "## ", "- ", "* ", "1. ", "2. ", "| ", " |", "|---|",
     "*", "**", "`", "[", "]", "(", ")", "!", "'", '"', "--", "...", "-", ":", "#", "```",
     "```python\nx = 1\n```", "   ", "&", ">>", "1.", "+", "x*y", "<", "<b>", "`<b>`",
-    "\xa0", "\n\n\xa0", "3. \xa0x", "- \xa0",
+    "\xa0", "\n\n\xa0", "3. \xa0x", "- \xa0", "_", "__", "snake_case", "\n\n<!-- more -->\n\n",
+    "<!-- x -->", "\n<!-- more -->\n", "<div>", "\n\n<div>\nx\n</div>\n\n",
 ])
 
 

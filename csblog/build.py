@@ -603,15 +603,17 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
     plan_key = renderer.plan_key(loaded.model_key) if loaded.model_key else ""
     same_plan = bool(plan_key) and plan.key == plan_key
     new_plan = PagePlan(plan_key, bodies)
-    changed = plan.changed_bodies(bodies)
+    files, stale = plan.files, plan.showing(plan.changed_bodies(bodies))
 
     def kept(path: str, key: Callable[[Any], str], of: Any) -> bool:
-        """True when the file is kept; else its structural key, `key(of)`, is put in
-        `todo_keys`."""
-        known = plan.files.get(path)
+        """True when the file is kept: it was rendered from the structural key `key(of)` (the
+        same as before when the plan is), it showed no body that changed, and it is as that
+        build left it. Else its structural key is put in `todo_keys`."""
+        known = files.get(path)
         structural = known[0] if same_plan and known is not None else key(of)
-        if plan.is_current(path, structural, changed) and writer.keep(path):
-            new_plan.files[path] = known  # type: ignore[assignment]
+        if (known is not None and known[0] == structural and path not in stale
+                and keep(path)):
+            new_plan.files[path] = known
             return True
         todo_keys[path] = structural
         return False
@@ -621,7 +623,7 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
 
     todo_keys: dict[str, str] = {}
     with OutputWriter(output, config.site_dir) as writer:
-        job_key = renderer.job_key
+        job_key, keep = renderer.job_key, writer.keep
         todo = [job for job in renderer.page_jobs() if not kept(job.path, job_key, job)]
         # each page is written where it is rendered (a forked worker, on a big site): only
         # what was staged comes back. The workers are stopped (closing) before the writer

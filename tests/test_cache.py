@@ -310,8 +310,6 @@ def test_the_page_plan_is_saved_and_loaded_per_output_folder(tmp_path: Path) -> 
     assert plan.changed_bodies({essay: "b1"}) == set()
     assert plan.changed_bodies({essay: "b2"}) == {essay}
     assert plan.changed_bodies({}) == {essay}
-    assert plan.is_current("posts/a/index.html", "s2", set())
-    assert not plan.is_current("posts/a/index.html", "s2", {essay})  # the body changed
-    assert not plan.is_current("posts/a/index.html", "s3", set())
-    assert plan.is_current("index.html", "s1", {essay})  # it shows no body
-    assert not plan.is_current("about/index.html", "s1", set())  # not in the plan
+    assert plan.showing(set()) == set()
+    assert plan.showing({essay}) == {"posts/a/index.html"}  # index.html shows no body
+    assert plan.showing({"content/posts/b.md"}) == set()

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -52,12 +53,13 @@ class SiteSources:
     taken_ns: int = 0  # when the walk began: a file modified after that may be newer than seen
 
 
+_IGNORED_STARTS = (".", "_", "#", "~")
+_IGNORED_ENDS = ("~", ".swp", ".swx", ".tmp", ".bak")
+
+
 def is_ignored(name: str) -> bool:
     """True for hidden, underscore and editor temporary file names."""
-    return (
-        name.startswith((".", "_", "#", "~"))
-        or name.endswith(("~", ".swp", ".swx", ".tmp", ".bak"))
-    )
+    return name.startswith(_IGNORED_STARTS) or name.endswith(_IGNORED_ENDS)
 
 
 def walk_files(root: Path, site_dir: Path,
@@ -80,12 +82,18 @@ def walk_files(root: Path, site_dir: Path,
             continue
         seen.add(real)
         try:
-            entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
+            entries = sorted(os.scandir(dirpath), key=_name)
         except OSError:
             continue
+        # (a folder may hold thousands of essays: what is the same for all is done once)
+        parts = [root_rel] if root_rel != "." else []  # (root is the site folder itself)
+        if dirpath != root_text:
+            parts.append(dirpath[len(root_text) + 1 :].replace(os.sep, "/"))
+        prefix = "".join(f"{part}/" for part in parts)
         folders = []
         for entry in entries:
-            if is_ignored(entry.name):
+            name = entry.name
+            if name.startswith(_IGNORED_STARTS) or name.endswith(_IGNORED_ENDS):
                 continue
             try:
                 is_dir = entry.is_dir()  # follows links, as os.walk(followlinks=True) did
@@ -98,14 +106,15 @@ def walk_files(root: Path, site_dir: Path,
                 path = Path(entry.path)
                 if not _inside(path.resolve(), site_real, path, site_dir, problems):
                     continue
-            rel = root_rel + entry.path[len(root_text):].replace(os.sep, "/")
-            rel = rel[2:] if rel.startswith("./") else rel  # root is the site folder itself
             try:
                 stat = entry.stat()  # (of the file a link points to)
-                yield SourceFile(entry.path, rel, stat.st_size, stat.st_mtime_ns)
+                yield SourceFile(entry.path, prefix + name, stat.st_size, stat.st_mtime_ns)
             except OSError:  # gone, or a broken link: reading it will say so
-                yield SourceFile(entry.path, rel)
+                yield SourceFile(entry.path, prefix + name)
         stack.extend(reversed(folders))  # depth first, in sorted order
+
+
+_name = attrgetter("name")
 
 
 def _inside(real: Path, site_real: Path, path: Path, site_dir: Path,

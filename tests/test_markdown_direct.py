@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from csblog import markdown_direct
 from csblog.config import MarkdownConfig
 from csblog.markdown_rendering import MarkdownRenderer
 from csblog.posts import split_front_matter
@@ -150,3 +151,9 @@ def test_arbitrary_mixtures_render_identically(text: str) -> None:
 @given(st.integers(min_value=0, max_value=10**6))
 def test_random_essays_render_identically(seed: int) -> None:
     _assert_same(_essay(random.Random(seed)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab_1 \n\t'’-–.é\u0301\u00a0", max_size=60))
+def test_the_word_count_shortcut_counts_as_the_regex_does(text: str) -> None:
+    assert markdown_direct._count_words(text) == len(markdown_direct._WORD.findall(text))

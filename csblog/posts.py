@@ -126,21 +126,22 @@ class Post:
 
     def __reduce__(self) -> tuple[Any, tuple[tuple[Any, ...], tuple[int, ...]]]:
         # The saved model of 10,000 essays is unpickled at every build after an edit: a flat
-        # tuple of the fields, with the Markup ones made without Markup's Python constructor,
-        # unpickles a fifth faster than the default (a dict per Post).
+        # tuple of the fields, with the Markup ones saved as plain text and made Markup again
+        # without Markup's Python constructor, unpickles a fifth faster than the default (a
+        # dict per Post, and a call of Markup.__new__ for each Markup).
         values = tuple(self.__dict__[name] for name in _POST_FIELDS)
         marked = tuple(i for i, value in enumerate(values) if type(value) is Markup)
+        if marked:
+            values = tuple(str(value) if type(value) is Markup else value for value in values)
         return _unpickle_post, (values, marked)
 
 
 def _unpickle_post(values: tuple[Any, ...], marked: tuple[int, ...]) -> Post:
-    if marked:
-        changed = list(values)
-        for i in marked:
-            changed[i] = str.__new__(Markup, changed[i])
-        values = tuple(changed)
     post = object.__new__(Post)
-    post.__dict__.update(zip(_POST_FIELDS, values, strict=True))
+    state = post.__dict__
+    state.update(zip(_POST_FIELDS, values, strict=True))
+    for i in marked:
+        state[_POST_FIELDS[i]] = str.__new__(Markup, values[i])
     return post
 
 

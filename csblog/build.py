@@ -360,8 +360,8 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
         assert replies is not None
         parsed.comments.append(make_comment(doc, replies.render(doc.body), index_number,
                                             settings, problems))
-    paths = {source.rel: source for source in sources.posts}
-    parsed.shelved = partial(_shelved_posts, cache_dir, index, parsed, paths, config, settings)
+    parsed.shelved = partial(_shelved_posts, cache_dir, index, parsed, sources.posts, config,
+                             settings)
     if cache is None or problems:
         return parsed
     new_index.shelf = _shelf_id(parsed)
@@ -380,7 +380,7 @@ def _shelf_id(parsed: ParsedContent) -> str:
 
 
 def _shelved_posts(cache_dir: Path, index: SourceIndex | None, parsed: ParsedContent,
-                   paths: Mapping[str, SourceFile], config: SiteConfig,
+                   post_files: Sequence[SourceFile], config: SiteConfig,
                    settings: ContentSettings, wanted: list[str]) -> dict[str, Post]:
     """The Posts the last build made of these sources, which the source index vouched for.
 
@@ -396,6 +396,7 @@ def _shelved_posts(cache_dir: Path, index: SourceIndex | None, parsed: ParsedCon
         if cache is not None:
             cache.close()
         renderer: list[MarkdownRenderer] = []
+        paths = {source.rel: source for source in post_files}
         for rel in lost:
             entry = entries.get(parsed.body_keys[rel])
             if entry is None:
@@ -504,11 +505,10 @@ def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettin
 def _body_store(parsed: ParsedContent, sources: SiteSources, config: SiteConfig,
                 site: Site) -> BodyStore:
     """Where the essays' bodies are fetched from while pages are rendered (see bodies.py)."""
-    origin = {key: rel for rel, key in parsed.body_keys.items()}
-    paths = {source.rel: source for source in sources.posts}
     from_cache = body_fetcher(config.site_dir / CACHE_DIR) if parsed.cached else None
     memory = parsed.bodies
     renderer: list[MarkdownRenderer] = []
+    origin: dict[str, SourceFile] = {}  # body key -> its source, made at the first miss
 
     def fetch(key: str) -> str:
         if key in memory:
@@ -519,7 +519,10 @@ def _body_store(parsed: ParsedContent, sources: SiteSources, config: SiteConfig,
         # not in the cache after all (a write to it failed, or it was deleted): render again
         if not renderer:
             renderer.append(MarkdownRenderer(config.markdown))
-        parsed_source = parse_source(renderer[0], origin[key], read_source(paths[origin[key]]))
+            paths = {source.rel: source for source in sources.posts}
+            origin.update((known, paths[rel]) for rel, known in parsed.body_keys.items())
+        source = origin[key]
+        parsed_source = parse_source(renderer[0], source.rel, read_source(source))
         assert isinstance(parsed_source, ParsedSource)
         return parsed_source.rendered.html
 

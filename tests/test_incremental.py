@@ -279,6 +279,22 @@ def test_a_lost_shelf_of_posts_or_model_costs_time_not_correctness(tmp_path: Pat
         assert tree(site / "public") == clean_build(site, tmp_path / f"clean-{number}")
 
 
+def test_bodies_lost_from_the_render_cache_are_rendered_again(tmp_path: Path) -> None:
+    """The source index still vouches for every essay, but the cache that holds their bodies
+    is gone: the pages and feeds that show them render them again from the files."""
+    from csblog.cache import CACHE_FILE
+
+    site = site_with(tmp_path, count=5)
+    build(site, BuildOptions())
+    for suffix in ("", "-wal", "-shm"):
+        (site / CACHE_DIR / f"{CACHE_FILE}{suffix}").unlink(missing_ok=True)
+    essay = site / "content" / "posts" / "2024-01-05-essay-5.md"  # the newest: in every feed
+    essay.write_text(post("Essay 5, retitled", "Text 5."), encoding="utf-8")
+    report = build(site, BuildOptions())
+    assert report.parsed == 1  # the others were neither read nor parsed to find their keys
+    assert tree(site / "public") == clean_build(site, tmp_path / "clean")
+
+
 def test_the_parse_pool_works_beside_other_threads(tmp_path: Path) -> None:
     """A dev server runs threads; its parse workers are started afresh, not forked."""
     import threading

@@ -137,6 +137,7 @@ class ParsedContent:
     due: dict[str, tuple[float, bool, bool]] = field(default_factory=dict)
     # post source -> (its date as POSIX time, future, draft): when a left-out post falls due
     cached: bool = False  # the bodies are in the cache (else in `bodies`)
+    shelf: str = ""  # names the posts that parsed and their digests, once known (_shelf_id)
     # the Posts of the source index, by source: loaded only when asked for (see `posts`)
     shelved: Callable[[list[str]], dict[str, Post]] | None = None
     _posts: list[Post] | None = None
@@ -364,7 +365,7 @@ def parse_sources(sources: SiteSources, config: SiteConfig, settings: ContentSet
                              settings)
     if cache is None or problems:
         return parsed
-    new_index.shelf = _shelf_id(parsed)
+    new_index.shelf = parsed.shelf = _shelf_id(parsed)
     if index is None or new_index.shelf != index.shelf:
         save_shelf(cache_dir, new_index.shelf, {p.source: p for p in parsed.posts})
     save_source_index(cache_dir, new_index)
@@ -497,8 +498,7 @@ def _model_key(parsed: ParsedContent, assets: list[str], settings: ContentSettin
     digest.update(repr((csblog.__version__, settings.without_time(), flags,
                         config.posts_per_page, config.related_posts, assets, parsed.pages,
                         parsed.authors, parsed.comments)).encode("utf-8", "surrogatepass"))
-    for rel in parsed.post_sources:
-        digest.update(f"\0{rel}\0{parsed.cards[rel]}".encode("utf-8", "surrogatepass"))
+    digest.update(f"\0{parsed.shelf or _shelf_id(parsed)}".encode())  # the Posts, by digest
     return digest.hexdigest()
 
 

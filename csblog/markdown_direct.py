@@ -73,6 +73,7 @@ _UL_ITEM = re.compile(r"^[*+-][ ]+(.*)")
 _OL_ITEM = re.compile(r"^(\d+)\.[ ]+(.*)")
 _ANY_ITEM = re.compile(r"^(?:[*+-]|\d+\.)[ ]+")
 _SEPARATOR_CELL = re.compile(r"^[ ]*:?-+:?[ ]*$")
+_BLANK_LINE = re.compile(r"(?<=\n) +\n")
 _PLACEHOLDER_BLOCK = re.compile(r"^\x02wzxhzdk:(\d+)\x03$")
 
 # --- inline -----------------------------------------------------------------------------------
@@ -287,7 +288,6 @@ class DirectRenderer:
         self.md = md
         self.slugify = md.treeprocessors["toc"].slugify
         self.smarty = _Smarty(md, required)
-        self.normalize = md.preprocessors["normalize_whitespace"]
         self.fenced = md.preprocessors["fenced_code_block"]
         self.html_block = md.preprocessors["html_block"]
         self.raw_html = md.postprocessors["raw_html"]
@@ -311,10 +311,14 @@ class DirectRenderer:
 
     def _render(self, text: str, mark_url: Callable[[str], str]
                 ) -> tuple[str, str, int, int]:
-        lines = self.normalize.run(text.split("\n"))
+        # NormalizeWhitespace, for text without tabs, carriage returns or placeholder characters
+        source = text + "\n\n"
+        if " \n" in source:
+            source = _BLANK_LINE.sub("\n", source)
+        lines = source.split("\n")
         if "```" in text or "~~~" in text:
             lines = self.fenced.run(lines)
-        source = "\n".join(lines)
+            source = "\n".join(lines)
         for forbidden in _FORBIDDEN_CHARS:
             if forbidden in source:
                 raise Unsupported(forbidden)

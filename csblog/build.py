@@ -631,6 +631,20 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
         # each page is written where it is rendered (a forked worker, on a big site): only
         # what was staged comes back. The workers are stopped (closing) before the writer
         # removes the staging folder on an error or Ctrl-C, so none writes into it after.
+        rendered = len(todo)
+        feeds = list(feed_jobs(site, config))
+
+        def write_feeds() -> None:
+            nonlocal rendered
+            for feed in feeds:
+                if not kept(feed.path, feed_key, feed):
+                    with current_store().reading() as shown:
+                        page = feed.render()
+                    writer.write_page(page)
+                    new_plan.files[page.path] = (todo_keys[page.path], tuple(sorted(shown)))
+                    rendered += 1
+            feeds.clear()
+
         with contextlib.closing(renderer.render_jobs(
                 todo, lambda page: (writer.stage(page.path, page.data), page.reads))) as pages:
             for done, (staged, reads) in enumerate(pages, 1):
@@ -638,14 +652,12 @@ def _render_and_write(loaded: LoadedSite, output: Path, cache_dir: Path,
                 new_plan.files[staged.path] = (todo_keys[staged.path], reads)
                 if progress is not None and (done % 50 == 0 or done == len(todo)):
                     progress(done, len(todo), "rendering pages")
-        rendered = len(todo)
-        for feed in feed_jobs(site, config):
-            if not kept(feed.path, feed_key, feed):
-                with current_store().reading() as shown:
-                    page = feed.render()
-                writer.write_page(page)
-                new_plan.files[page.path] = (todo_keys[page.path], tuple(sorted(shown)))
-                rendered += 1
+                if done == 2 and feeds:
+                    # The first page was rendered here and the second came from the workers,
+                    # if there are any: they go on with the rest while this process renders
+                    # the feeds (a third of a second at 5,000 essays) instead of after them.
+                    write_feeds()
+        write_feeds()
         _raise_if(copy_problems(writer, static_copies(config, loaded.sources, site)),
                   list(loaded.warnings))
         report = writer.commit()

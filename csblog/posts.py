@@ -129,11 +129,14 @@ class Post:
         # tuple of the fields, with the Markup ones saved as plain text and made Markup again
         # without Markup's Python constructor, unpickles a fifth faster than the default (a
         # dict per Post, and a call of Markup.__new__ for each Markup).
-        values = tuple(self.__dict__[name] for name in _POST_FIELDS)
-        marked = tuple(i for i, value in enumerate(values) if type(value) is Markup)
-        if marked:
-            values = tuple(str(value) if type(value) is Markup else value for value in values)
-        return _unpickle_post, (values, marked)
+        state = self.__dict__
+        values = [state[name] for name in _POST_FIELDS]
+        marked = []
+        for i, value in enumerate(values):  # (one pass: a cold build pickles every Post twice)
+            if type(value) is Markup:
+                values[i] = str.__str__(value)
+                marked.append(i)
+        return _unpickle_post, (tuple(values), tuple(marked))
 
 
 def _unpickle_post(values: tuple[Any, ...], marked: tuple[int, ...]) -> Post:

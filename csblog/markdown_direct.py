@@ -25,8 +25,9 @@ from typing import Any
 
 from markdown import Markdown
 from markdown.extensions.toc import nest_toc_tokens, strip_tags, unique
-from markdown.serializers import _escape_cdata
-from markdown.util import HTML_PLACEHOLDER_RE
+from markdown.serializers import _escape_attrib_html as _escape_attr  # the serializer's own
+from markdown.serializers import _escape_cdata as _escape_text
+from markdown.util import HTML_PLACEHOLDER_RE, code_escape
 
 
 class Unsupported(Exception):
@@ -86,19 +87,6 @@ _OPEN_BEFORE = frozenset(" \n(\"'\u2014\u2013-")
 _CLOSE_AFTER = frozenset(" \n.,;:!?)\"'\u2014\u2013-")
 
 
-def _code_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _escape_text(text: str) -> str:
-    # no entity-like text reaches here (checked), so every & is a bare one
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
-
-
 _UNESCAPED: dict[str, str] = {}
 
 
@@ -108,11 +96,6 @@ def _unescaped(entity: str) -> str:
     if text is None:
         text = _UNESCAPED[entity] = html_module.unescape(entity)
     return text
-
-
-def _escape_attr(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
 
 
 class _Inline:
@@ -146,7 +129,7 @@ class _Inline:
         out = [parts[0]]
         for index in range(1, len(parts), 2):
             code = parts[index]
-            atoms.append(Element("code", children=[Raw(_code_escape(code.strip()))]))
+            atoms.append(Element("code", children=[Raw(code_escape(code.strip()))]))
             out.append(f"\x02{len(atoms) - 1}\x03")
             out.append(parts[index + 1])
         return "".join(out)
@@ -618,4 +601,4 @@ def _toc_html(tokens: list[dict[str, Any]]) -> str:
 
 def _toc_name(name: str) -> str:
     # the serializer leaves entities (&rsquo;, &amp;) alone and escapes bare & < >
-    return str(_escape_cdata(name))
+    return _escape_text(name)

@@ -40,6 +40,8 @@ _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>')
 _TAG = re.compile(r"<[^>]*>")
 _ID_ATTR = re.compile(r' id="[^"]*"')
 _PLACEHOLDER_ATTR = re.compile(r'(href|src)="(csblog:(?:src|site):)([^"]*)"')
+_FORMATTERS: dict[str, Any] = {}  # Pygments HTML formatters, by their options
+
 
 def _html_formatter(lang_str: str = "", **options: Any) -> Any:
     """Pygments' HTML formatter for these options, made once, not once per code block.
@@ -55,8 +57,6 @@ def _html_formatter(lang_str: str = "", **options: Any) -> Any:
         formatter = _FORMATTERS[key] = get_formatter_by_name("html", **options)
     return formatter
 
-
-_FORMATTERS: dict[str, Any] = {}
 
 DEFAULT_EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
     # the heading's own text links to its section: its accessible name stays the heading's
